@@ -1,0 +1,1 @@
+"""LLM backends: Ollama over HTTP, and an embedded llama.cpp model."""

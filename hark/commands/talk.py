@@ -1,0 +1,107 @@
+"""`hark talk`: a voice session on the microphone, or on an audio file played as the microphone."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+
+from dialogue.manager import DialogueManager
+from hark.commands.common import add_json_arg, add_llm_args
+from hark.conversation import VoiceConversation
+from hark.errors import UserError
+from hark.report import Reporter
+from hark.stack import load_backend, load_speaker, load_transcriber
+from voice.endpointer import EndpointerConfig
+from voice.loop import LoopConfig, TurnTaking, VoiceLoop
+from voice.player import Player
+from voice.sinks import AudioSink, SpeakerSink, WavSink
+from voice.sources import AudioSource, FileSource, MicSource
+from voice.vad import WebRtcVad
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("talk", help="talk with Hark (microphone, or --input FILE)")
+    p.add_argument("--input", metavar="FILE", help="an audio file to use as the microphone")
+    p.add_argument("--output", metavar="FILE", help="write the spoken replies to this WAV instead of playing")
+    p.add_argument("--fast", action="store_true", help="read --input as fast as possible, not in real time")
+    p.add_argument("--mic", help="microphone: device index or name substring (see `hark devices`)")
+    p.add_argument("--speaker", help="speaker: device index or name substring")
+    p.add_argument(
+        "--turn-taking",
+        choices=[t.value for t in TurnTaking],
+        default=TurnTaking.HALF_DUPLEX.value,
+        help="half-duplex (default: mic off while Hark speaks) or barge-in (you can interrupt)",
+    )
+    p.add_argument("--hang", type=float, default=0.5, help="seconds of silence that end your turn (0.5)")
+    p.add_argument("--vad", type=int, default=2, choices=[0, 1, 2, 3], help="VAD aggressiveness (2)")
+    add_json_arg(p)
+    add_llm_args(p)
+    p.set_defaults(run=run)
+
+
+def open_source(args: argparse.Namespace) -> AudioSource:
+    if args.input:
+        return FileSource(args.input, paced=not args.fast)
+    return MicSource(args.mic)
+
+
+def open_sink(args: argparse.Namespace) -> tuple[AudioSink, bool]:
+    """The sink and whether it plays in real time (so the microphone might hear it)."""
+    if args.output:
+        return WavSink(args.output), False
+    return SpeakerSink(args.speaker), True
+
+
+def loop_config(args: argparse.Namespace, realtime_sink: bool) -> LoopConfig:
+    if args.hang < 0.1 or args.hang > 5:
+        raise UserError("--hang must be between 0.1 and 5 seconds")
+    mode = TurnTaking(args.turn_taking)
+    if not realtime_sink:
+        mode = TurnTaking.FULL_DUPLEX
+    return LoopConfig(endpointer=EndpointerConfig(hang_s=args.hang), turn_taking=mode)
+
+
+def run(args: argparse.Namespace, reporter: Reporter) -> int:
+    source = open_source(args)  # fails fast on a bad file or missing microphone
+    sink, realtime = open_sink(args)
+    config = loop_config(args, realtime)
+    transcriber = load_transcriber(args, reporter)
+    speaker = load_speaker(args, reporter)
+    manager = DialogueManager(load_backend(args, reporter))
+    player = Player(sink, realtime=realtime)
+    loop = VoiceLoop(
+        source,
+        player,
+        WebRtcVad(args.vad),
+        transcriber,
+        speaker,
+        VoiceConversation(manager),
+        config,
+        on_event=reporter.event,
+    )
+    if not args.input:
+        reporter.info("listening; press Ctrl-C to stop")
+    stop_on_signal(loop)
+    try:
+        summary = loop.run()
+    finally:
+        player.close()
+        sink.close()
+    if args.input and summary.utterances == 0:
+        raise UserError(f"no speech found in {args.input}: is it a silent or empty recording?")
+    if args.output:
+        reporter.info(f"replies written to {args.output}")
+    return 0
+
+
+def stop_on_signal(loop: VoiceLoop) -> None:
+    """Ctrl-C and SIGTERM end the session cleanly (the current turn is cut)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(_signum, _frame) -> None:
+        loop.stop()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)

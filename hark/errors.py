@@ -1,0 +1,18 @@
+"""Errors that end a command with a one-line message and exit code 2."""
+
+from dialogue.backends.base import BackendUnavailable, ModelNotFound
+from voice.errors import AudioDeviceError, AudioInputError
+
+
+class UserError(Exception):
+    """Something the user asked for that cannot be done as asked."""
+
+
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    UserError,
+    AudioInputError,
+    AudioDeviceError,
+    BackendUnavailable,
+    ModelNotFound,
+    FileNotFoundError,
+)

@@ -1,0 +1,49 @@
+"""Session-wide fixtures: each real model is loaded once per test session."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fake_ollama import FakeOllama  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def transcriber():
+    from voice.stt import Transcriber
+
+    return Transcriber()
+
+
+@pytest.fixture(scope="session")
+def speaker():
+    from voice.tts import Speaker
+
+    return Speaker()
+
+
+@pytest.fixture(scope="session")
+def embedded_backend():
+    from dialogue.backends.embedded import EmbeddedBackend
+
+    return EmbeddedBackend()
+
+
+@pytest.fixture
+def fake_ollama():
+    server = FakeOllama().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def no_ollama_env(monkeypatch):
+    """Point OLLAMA_HOST at a closed port so `auto` never finds a real server on the developer's machine."""
+    monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")
+    return os.environ["OLLAMA_HOST"]
