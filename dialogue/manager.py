@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from dialogue.backends.base import BackendError, ChatBackend, GenerationOptions
@@ -22,6 +22,12 @@ class TurnRecord:
     generated: str = ""
     interrupted: bool = False
     error: str | None = None
+    blocked: bool = False
+    """A guardrail refused the turn (the reply is then the polite refusal)."""
+    guardrail: str | None = None
+    """Which guardrail rule fired, if any."""
+    images_seen: bool = False
+    """The model itself received the turn's images (False when they were described as text instead)."""
 
 
 class DialogueTurn:
@@ -63,9 +69,28 @@ class DialogueManager:
     options: GenerationOptions = field(default_factory=GenerationOptions)
     max_history_messages: int = 20
     history: list[Message] = field(default_factory=list)
+    image_describer: Callable[[bytes], str] | None = None
+    """Turns an image into text (OCR, size, colours) for a model that cannot see images."""
 
     def begin_turn(self, text: str, images: Sequence[bytes] = ()) -> DialogueTurn:
-        return DialogueTurn(self, Message("user", text, tuple(images)))
+        if images and not self.backend.sees_images:
+            turn = DialogueTurn(self, Message("user", self._describe_images(text, images)))
+            turn.record.user = text
+            return turn
+        turn = DialogueTurn(self, Message("user", text, tuple(images)))
+        turn.record.images_seen = bool(images)
+        return turn
+
+    def _describe_images(self, text: str, images: Sequence[bytes]) -> str:
+        """The question with what can be known locally about each image, since the model cannot see."""
+        notes = []
+        for i, image in enumerate(images, 1):
+            facts = self.image_describer(image) if self.image_describer else "no local description available"
+            notes.append(f"Image {i}: {facts}")
+        return (
+            f"{text}\n\n[The user showed {len(images)} image(s), but you cannot see images. Say so briefly and "
+            "honestly, then answer only from these facts found on this computer:\n" + "\n".join(notes) + "]"
+        )
 
     def messages_for(self, user: Message) -> list[Message]:
         """System prompt, the recent history (text only: images are sent with their own turn), the turn."""

@@ -78,3 +78,17 @@ def test_history_is_bounded():
     for i in range(6):
         manager.reply(f"question {i}")
     assert len(backend.seen[-1]) == 1 + 4 + 1
+
+
+def test_a_model_that_cannot_see_gets_local_facts_and_is_told_so():
+    backend = ScriptedBackend()
+    backend.sees_images = False
+    manager = DialogueManager(backend, image_describer=lambda data: f"{len(data)} bytes, text reads 'EXIT'")
+    turn = manager.begin_turn("What does the sign say?", images=[b"12345"])
+    list(turn.pieces())
+    turn.finish()
+    sent = backend.seen[0][-1]
+    assert not sent.images
+    assert "cannot see images" in sent.content and "'EXIT'" in sent.content
+    assert not turn.record.images_seen
+    assert turn.record.user == "What does the sign say?"
