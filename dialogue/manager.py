@@ -88,8 +88,10 @@ class DialogueManager:
             facts = self.image_describer(image) if self.image_describer else "no local description available"
             notes.append(f"Image {i}: {facts}")
         return (
-            f"{text}\n\n[The user showed {len(images)} image(s), but you cannot see images. Say so briefly and "
-            "honestly, then answer only from these facts found on this computer:\n" + "\n".join(notes) + "]"
+            f"{text}\n\n[The user showed {len(images)} image(s), but you cannot see images. Say so briefly "
+            "and honestly, then answer only from these facts found on this computer:\n"
+            + "\n".join(notes)
+            + "]"
         )
 
     def messages_for(self, user: Message) -> list[Message]:

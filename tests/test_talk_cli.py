@@ -94,7 +94,17 @@ def test_several_phrasings_fast_mode_and_stereo_44k(speaker, tmp_path):
         (["talk", "--input", "{silent}", "--output", "{out}", "--fast"], "no speech found"),
         (["talk", "--input", "{question}", "--llm", "gpt"], "invalid choice"),
         (
-            ["talk", "--input", "{question}", "--llm", "ollama", "--ollama-host", "http://127.0.0.1:9"],
+            [
+                "talk",
+                "--input",
+                "{question}",
+                "--output",
+                "{out}",
+                "--llm",
+                "ollama",
+                "--ollama-host",
+                "http://127.0.0.1:9",
+            ],
             "not reachable",
         ),
         (["transcribe", "/nonexistent.mp3"], "not found"),

