@@ -88,6 +88,11 @@ class Endpointer:
         return self._now
 
     @property
+    def last_speech_end_s(self) -> float:
+        """Stream time at the end of the latest speech frame of the utterance in progress."""
+        return self._last_speech_end
+
+    @property
     def silence_s(self) -> float:
         """Silence so far after the last speech frame of the utterance in progress (0 while speaking)."""
         return self._now - self._last_speech_end if self._state is _State.TRAILING else 0.0

@@ -127,7 +127,7 @@ class Player:
         if reply.first_audio_wall is None:
             loud = np.flatnonzero(np.abs(chunk.samples.astype(np.int32)) > AUDIBLE)
             if loud.size:
-                offset = loud[0] / chunk.rate if self.realtime else 0.0
+                offset = float(loud[0]) / chunk.rate if self.realtime else 0.0
                 reply.first_audio_wall = started + offset
         try:
             chunk.played = self.sink.play(chunk.samples, chunk.rate, self._stop)
