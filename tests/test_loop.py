@@ -87,9 +87,7 @@ def test_partials_grow_and_committed_text_never_shrinks():
 def test_half_duplex_ignores_speech_while_hark_speaks():
     # The reply (two chunks, ~1 s of audio) plays from ~1.4 s; speech at 1.6-2.2 s falls inside it.
     script = "." * 5 + "S" * 25 + "." * 23 + "S" * 20 + "." * 60
-    events, conversation, _ = run_loop(
-        script, sink=RealtimeSink(), realtime=True, mode=TurnTaking.HALF_DUPLEX
-    )
+    events, _, _ = run_loop(script, sink=RealtimeSink(), realtime=True, mode=TurnTaking.HALF_DUPLEX)
     assert len(of(events, "transcript", final=True)) == 1
     assert not of(events, "barge_in")
     assert not of(events, "reply")[0]["interrupted"]
