@@ -10,7 +10,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import numpy as np
@@ -45,10 +45,12 @@ class FileSource:
         tail = np.zeros(int(tail_silence_s * SAMPLE_RATE), dtype=np.float32)
         self._audio = to_int16(np.concatenate([audio, tail]))
         self._closed = threading.Event()
+        self.started_at: float | None = None
+        """Monotonic time at which stream time 0 began (for measuring against the recording)."""
 
     def frames(self) -> Iterator[np.ndarray]:
         n = self._audio.size // FRAME_SAMPLES
-        start = time.monotonic()
+        start = self.started_at = time.monotonic()
         for k in range(n):
             if self._closed.is_set():
                 return
@@ -134,3 +136,50 @@ class MicSource:
 
     def close(self) -> None:
         self._closed.set()
+
+
+class ReconnectingSource:
+    """Reopens a device source that fails or disappears, with backoff, instead of ending the session.
+
+    `open_source` builds a fresh source (e.g. `lambda: MicSource(spec)`); `on_error` hears each failure
+    (to print it, or to mark the device down on a health endpoint) and `on_recovered` each reconnection.
+    """
+
+    def __init__(
+        self,
+        open_source: Callable[[], AudioSource],
+        on_error: Callable[[AudioDeviceError, float], None] = lambda _e, _delay: None,
+        on_recovered: Callable[[], None] = lambda: None,
+        max_backoff_s: float = 10.0,
+    ) -> None:
+        self._open = open_source
+        self._on_error = on_error
+        self._on_recovered = on_recovered
+        self._max_backoff = max_backoff_s
+        self._closed = threading.Event()
+        self._current: AudioSource | None = None
+
+    def frames(self) -> Iterator[np.ndarray]:
+        backoff = 0.5
+        failed = False
+        while not self._closed.is_set():
+            try:
+                self._current = self._open()
+                for frame in self._current.frames():
+                    if failed:
+                        failed = False
+                        backoff = 0.5
+                        self._on_recovered()
+                    yield frame
+                return  # the source ended normally
+            except AudioDeviceError as exc:
+                failed = True
+                self._on_error(exc, backoff)
+                if self._closed.wait(backoff):
+                    return
+                backoff = min(self._max_backoff, backoff * 2)
+
+    def close(self) -> None:
+        self._closed.set()
+        if self._current is not None:
+            self._current.close()

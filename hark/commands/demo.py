@@ -43,6 +43,10 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
         turn_taking="half-duplex",
         hang=0.5,
         vad=2,
+        noisy_room=False,
+        barge_in_min=0.4,
+        no_partials=False,
+        no_speculation=False,
     )
     talk.run(talk_args, reporter)
     if not args.no_play:

@@ -15,9 +15,10 @@ from hark.stack import load_backend, load_speaker, load_transcriber
 from voice.endpointer import EndpointerConfig
 from voice.loop import LoopConfig, TurnTaking, VoiceLoop
 from voice.player import Player
+from voice.silero import SileroConfirmedVad
 from voice.sinks import AudioSink, SpeakerSink, WavSink
-from voice.sources import AudioSource, FileSource, MicSource
-from voice.vad import WebRtcVad
+from voice.sources import AudioSource, FileSource, MicSource, ReconnectingSource
+from voice.vad import FrameVad, WebRtcVad
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -35,15 +36,49 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--hang", type=float, default=0.5, help="seconds of silence that end your turn (0.5)")
     p.add_argument("--vad", type=int, default=2, choices=[0, 1, 2, 3], help="VAD aggressiveness (2)")
+    p.add_argument(
+        "--noisy-room",
+        action="store_true",
+        help="confirm speech with the Silero VAD too (robust to fans, traffic and other steady noise)",
+    )
+    p.add_argument(
+        "--barge-in-min",
+        type=float,
+        default=0.4,
+        metavar="SECONDS",
+        help="with --turn-taking barge-in: how much speech interrupts Hark (0.4)",
+    )
+    p.add_argument("--no-partials", action="store_true", help="do not transcribe while you speak")
+    p.add_argument(
+        "--no-speculation",
+        action="store_true",
+        help="start the reply only after the hang time (slower; for comparison)",
+    )
     add_json_arg(p)
     add_llm_args(p)
     p.set_defaults(run=run)
 
 
-def open_source(args: argparse.Namespace) -> AudioSource:
+def open_source(args: argparse.Namespace, reporter: Reporter) -> AudioSource:
+    """The input file, or the microphone (reopened with backoff if it fails mid-session)."""
     if args.input:
         return FileSource(args.input, paced=not args.fast)
-    return MicSource(args.mic)
+    MicSource(args.mic)  # fail fast, with a clear error, when there is no such device
+
+    def lost(exc: Exception, retry_in: float) -> None:
+        reporter.event(
+            {"event": "error", "kind": "audio_input", "message": f"{exc}; retrying in {retry_in:.0f}s"}
+        )
+
+    def back() -> None:
+        reporter.info("microphone is back")
+
+    return ReconnectingSource(lambda: MicSource(args.mic), lost, back)
+
+
+def make_vad(args: argparse.Namespace) -> FrameVad:
+    gate = WebRtcVad(args.vad)
+    return SileroConfirmedVad(gate) if args.noisy_room else gate
 
 
 def open_sink(args: argparse.Namespace) -> tuple[AudioSink, bool]:
@@ -56,14 +91,22 @@ def open_sink(args: argparse.Namespace) -> tuple[AudioSink, bool]:
 def loop_config(args: argparse.Namespace, realtime_sink: bool) -> LoopConfig:
     if args.hang < 0.1 or args.hang > 5:
         raise UserError("--hang must be between 0.1 and 5 seconds")
+    if not 0.1 <= args.barge_in_min <= 5:
+        raise UserError("--barge-in-min must be between 0.1 and 5 seconds")
     mode = TurnTaking(args.turn_taking)
     if not realtime_sink:
         mode = TurnTaking.FULL_DUPLEX
-    return LoopConfig(endpointer=EndpointerConfig(hang_s=args.hang), turn_taking=mode)
+    return LoopConfig(
+        endpointer=EndpointerConfig(hang_s=args.hang),
+        turn_taking=mode,
+        barge_in_min_s=args.barge_in_min,
+        partial_interval_s=None if args.no_partials else LoopConfig.partial_interval_s,
+        speculate=not args.no_speculation,
+    )
 
 
 def run(args: argparse.Namespace, reporter: Reporter) -> int:
-    source = open_source(args)  # fails fast on a bad file or missing microphone
+    source = open_source(args, reporter)  # fails fast on a bad file or missing microphone
     sink, realtime = open_sink(args)
     config = loop_config(args, realtime)
     transcriber = load_transcriber(args, reporter)
@@ -73,7 +116,7 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     loop = VoiceLoop(
         source,
         player,
-        WebRtcVad(args.vad),
+        make_vad(args),
         transcriber,
         speaker,
         VoiceConversation(manager),

@@ -1,0 +1,1 @@
+"""Benchmarks run by `hark bench` and `make bench` (JSON out; never asserted in tests)."""

@@ -1,0 +1,219 @@
+"""`hark bench latency`: end of speech to first reply audio, Hark's loop against a sequential baseline.
+
+Both run in the same process on the same models (Whisper tiny.en, SmolLM2-135M via llama.cpp, Piper
+joe-medium) and the same recording of Piper-spoken questions, paced in real time. The clock starts at
+the true end of each question in the recording (its last audible sample) and stops at the first audible
+sample written to the sink.
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dialogue.backends.base import ChatBackend, GenerationOptions
+from dialogue.backends.embedded import EmbeddedBackend
+from dialogue.manager import DialogueManager
+from hark.benchmark.baseline import run_sequential
+from hark.benchmark.recording import QUESTIONS, Recording, make_recording, write_wav
+from hark.benchmark.sinks import TimingSink
+from hark.conversation import VoiceConversation
+from voice.endpointer import EndpointerConfig
+from voice.loop import LoopConfig, TurnTaking, VoiceLoop
+from voice.player import Player
+from voice.sources import FileSource
+from voice.stt import Transcriber
+from voice.tts import Speaker
+from voice.vad import WebRtcVad
+
+GAP_S = 5.0
+"""Silence after each question: room for the whole reply to be generated before the next one."""
+
+
+@dataclass
+class Stack:
+    transcriber: Transcriber
+    speaker: Speaker
+    backend: ChatBackend
+    options: GenerationOptions = field(default_factory=GenerationOptions)
+
+    def manager(self) -> DialogueManager:
+        """A fresh conversation per question keeps both pipelines' prompts identical."""
+        return DialogueManager(self.backend, options=self.options)
+
+
+class _FreshConversation:
+    """Each question starts a new conversation, as in the baseline."""
+
+    def __init__(self, stack: Stack) -> None:
+        self._stack = stack
+
+    def begin_turn(self, transcript):
+        return VoiceConversation(self._stack.manager()).begin_turn(transcript)
+
+
+class _FreshManager:
+    """The baseline's manager: a new conversation for every `reply`."""
+
+    def __init__(self, stack: Stack) -> None:
+        self._stack = stack
+
+    def reply(self, text: str) -> str:
+        return self._stack.manager().reply(text)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q)) if values else float("nan")
+
+
+def _latencies(recording: Recording, source: FileSource, sink: TimingSink) -> list[float]:
+    assert source.started_at is not None
+    out = []
+    for end_s in recording.speech_ends_s:
+        eos = source.started_at + end_s
+        first = sink.first_sound_after(eos)
+        if first is not None:
+            out.append(first - eos)
+    return out
+
+
+def run_hark(stack: Stack, recording: Recording, config: LoopConfig) -> tuple[list[float], list[dict]]:
+    source = FileSource(recording.path, paced=True)
+    sink = TimingSink()
+    player = Player(sink, realtime=False)
+    events: list[dict] = []
+    loop = VoiceLoop(
+        source,
+        player,
+        WebRtcVad(2),
+        stack.transcriber,
+        stack.speaker,
+        _FreshConversation(stack),
+        config,
+        on_event=events.append,
+    )
+    loop.run()
+    player.close()
+    return _latencies(recording, source, sink), events
+
+
+def run_baseline(stack: Stack, recording: Recording, config: LoopConfig) -> list[float]:
+    source = FileSource(recording.path, paced=True)
+    sink = TimingSink()
+    run_sequential(
+        source, WebRtcVad(2), config.endpointer, stack.transcriber, _FreshManager(stack), stack.speaker, sink
+    )
+    return _latencies(recording, source, sink)
+
+
+def idle_cpu_share(stack: Stack, config: LoopConfig, seconds: float = 6.0) -> float:
+    """CPU used while listening to silence, as a share of one core."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_wav(Path(tmp) / "silence.wav", np.zeros(int(seconds * 16_000), np.int16))
+        source = FileSource(path, paced=True, tail_silence_s=0.0)
+        player = Player(TimingSink(), realtime=False)
+        loop = VoiceLoop(
+            source, player, WebRtcVad(2), stack.transcriber, stack.speaker, _FreshConversation(stack), config
+        )
+        cpu0, wall0 = time.process_time(), time.monotonic()
+        loop.run()
+        cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+        player.close()
+    return cpu / wall
+
+
+def barge_in_stop(stack: Stack, config: LoopConfig, tmp: Path) -> dict[str, float | None]:
+    """How fast a reply stops when the user talks over it (the sink plays in real time here).
+
+    `from_speech_s` counts from the moment the interrupting speech in the recording reaches the barge-in
+    length; `from_detection_s` from the moment the loop decided to stop.
+    """
+    recording = make_recording(
+        stack.speaker, tmp / "barge.wav", [QUESTIONS[7], "Stop, stop, please stop talking now."], gap_s=1.4
+    )
+    source = FileSource(recording.path, paced=True)
+    sink = TimingSink(realtime=True)
+    player = Player(sink, realtime=True)
+    barge_config = LoopConfig(
+        endpointer=config.endpointer, turn_taking=TurnTaking.BARGE_IN, barge_in_min_s=config.barge_in_min_s
+    )
+    detections: list[float] = []
+
+    def on_event(event: dict) -> None:
+        if event["event"] == "barge_in":
+            detections.append(time.monotonic())
+
+    VoiceLoop(
+        source,
+        player,
+        WebRtcVad(2),
+        stack.transcriber,
+        stack.speaker,
+        _FreshConversation(stack),
+        barge_config,
+        on_event=on_event,
+    ).run()
+    player.close()
+    assert source.started_at is not None
+    if not sink.stop_times or not detections:
+        return {"from_speech_s": None, "from_detection_s": None}
+    threshold = source.started_at + recording.speech_starts_s[1] + config.barge_in_min_s
+    stop = sink.stop_times[0]
+    return {"from_speech_s": round(stop - threshold, 4), "from_detection_s": round(stop - detections[0], 4)}
+
+
+def run(turns: int = len(QUESTIONS), hang_s: float = 0.5) -> dict:
+    questions = [QUESTIONS[i % len(QUESTIONS)] for i in range(turns)]
+    stack = Stack(
+        Transcriber(), Speaker(), EmbeddedBackend(), GenerationOptions(max_tokens=60, temperature=0.0)
+    )
+    config = LoopConfig(endpointer=EndpointerConfig(hang_s=hang_s), turn_taking=TurnTaking.FULL_DUPLEX)
+    with tempfile.TemporaryDirectory() as tmp:
+        recording = make_recording(stack.speaker, Path(tmp) / "questions.wav", questions, GAP_S)
+        stack.manager().reply("Hello.")  # warm the model and its prompt cache, as a running assistant is
+        hark_s, events = run_hark(stack, recording, config)
+        baseline_s = run_baseline(stack, recording, config)
+        barge = barge_in_stop(stack, config, Path(tmp))
+    idle = idle_cpu_share(stack, config)
+    metrics = [e for e in events if e["event"] == "metrics"]
+
+    def median_of(key: str) -> float | None:
+        values = [m[key] for m in metrics if isinstance(m.get(key), float)]
+        return round(statistics.median(values), 4) if values else None
+
+    median = statistics.median(hark_s)
+    baseline = statistics.median(baseline_s)
+    return {
+        "turns": len(hark_s),
+        "median_eos_to_first_audio_s": round(median, 4),
+        "p90_eos_to_first_audio_s": round(_percentile(hark_s, 90), 4),
+        "baseline_median_s": round(baseline, 4),
+        "baseline_p90_s": round(_percentile(baseline_s, 90), 4),
+        "speedup": round(baseline / median, 2),
+        "breakdown": {
+            "hang_s": hang_s,
+            "endpoint_s": median_of("endpoint_s"),
+            "stt_after_endpoint_s": median_of("stt_s"),
+            "llm_first_token_s": median_of("llm_first_token_s"),
+            "tts_first_audio_s": median_of("tts_first_audio_s"),
+            "speculative_share": round(
+                sum(bool(m.get("speculative")) for m in metrics) / max(1, len(metrics)), 2
+            ),
+        },
+        "barge_in_stop": barge,
+        "idle_cpu_share_of_one_core": round(idle, 4),
+        "rss_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "config": {
+            "stt": "tiny.en int8",
+            "llm": stack.backend.describe(),
+            "tts": "piper joe-medium",
+            "max_tokens": stack.options.max_tokens,
+            "turn_taking": "full-duplex (sink is a timer)",
+        },
+    }

@@ -1,0 +1,42 @@
+"""`hark bench latency`: measure end of speech to first reply audio against a sequential baseline."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from hark.errors import UserError
+from hark.report import Reporter
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="benchmarks (embedded models): `hark bench latency`")
+    p.add_argument("which", choices=["latency"], help="what to measure")
+    p.add_argument("--turns", type=int, default=10, help="questions to ask (10)")
+    p.add_argument("--hang", type=float, default=0.5, help="end-of-speech silence, seconds (0.5)")
+    p.add_argument("--json", action="store_true", help="print one JSON line")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, reporter: Reporter) -> int:
+    from hark.benchmark import latency
+
+    if not 1 <= args.turns <= 100:
+        raise UserError("--turns must be between 1 and 100")
+    reporter.info(
+        f"benchmarking {args.turns} spoken questions in real time, Hark then the sequential baseline"
+    )
+    result = latency.run(turns=args.turns, hang_s=args.hang)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(
+        f"end of speech to first audio: median {result['median_eos_to_first_audio_s']:.3f}s, "
+        f"p90 {result['p90_eos_to_first_audio_s']:.3f}s over {result['turns']} turns"
+    )
+    print(f"sequential baseline: median {result['baseline_median_s']:.3f}s -> speedup {result['speedup']}x")
+    print(f"breakdown: {json.dumps(result['breakdown'])}")
+    print(f"barge-in stop: {json.dumps(result['barge_in_stop'])}")
+    idle = result["idle_cpu_share_of_one_core"] * 100
+    print(f"idle CPU {idle:.1f}% of one core, RSS peak {result['rss_peak_mb']} MB")
+    return 0

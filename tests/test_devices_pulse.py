@@ -1,0 +1,160 @@
+"""`hark talk` on real audio devices: a user-space PulseAudio server, the microphone hearing the "room",
+Hark's speaker recorded back on the same clock."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+import soundfile
+from audio_fixtures import conversation_wav
+from pulse import PulseServer
+
+from voice.wer import word_error_rate
+
+pytestmark = [pytest.mark.integration, pytest.mark.device]
+
+QUESTION = "Tell me a story about a dragon and a knight."
+INTERRUPTION = "Wait, wait, stop talking please."
+
+
+@pytest.fixture(scope="module")
+def pulse(tmp_path_factory):
+    server = PulseServer(tmp_path_factory.mktemp("pulse"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def clips(speaker, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("clips")
+    question, _ = conversation_wav(speaker, folder / "question.wav", [QUESTION], lead_s=0.2, tail_s=0.2)
+    interruption, _ = conversation_wav(speaker, folder / "stop.wav", [INTERRUPTION], lead_s=0.1, tail_s=0.2)
+    return question, interruption
+
+
+class HarkSession:
+    """`hark talk` on the default (PulseAudio) devices, its JSON events collected as they come."""
+
+    def __init__(self, pulse: PulseServer, *args: str) -> None:
+        env = {**os.environ, **pulse.env, "OLLAMA_HOST": "http://127.0.0.1:9"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "hark.cli", "talk", "--json", "--llm", "embedded", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
+        self.events: list[dict] = []
+        self.stderr: list[str] = []
+        self.listening = threading.Event()
+        threading.Thread(target=self._read_stdout, daemon=True).start()
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+
+    def _read_stdout(self) -> None:
+        for line in self.process.stdout:
+            self.events.append(json.loads(line))
+
+    def _read_stderr(self) -> None:
+        for line in self.process.stderr:
+            self.stderr.append(line)
+            if "listening" in line:
+                self.listening.set()
+
+    def wait_for(self, kind: str, count: int = 1, timeout: float = 90, **match) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [
+                e for e in self.events if e["event"] == kind and all(e.get(k) == v for k, v in match.items())
+            ]
+            if len(found) >= count:
+                return found
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError(
+            f"no {count} {kind} event(s); events={self.events}; stderr={''.join(self.stderr)}"
+        )
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=15)
+
+
+def sound_spans(channel: np.ndarray, rate: int = 16_000, level: int = 600, min_gap_s: float = 0.35):
+    """(start_s, end_s) spans of sound, merging gaps shorter than `min_gap_s` (pauses between words)."""
+    window = int(0.02 * rate)
+    n = channel.size // window
+    loud = np.abs(channel[: n * window].astype(np.int32)).reshape(n, window).max(axis=1) > level
+    spans: list[list[float]] = []
+    for i in np.flatnonzero(loud):
+        t = i * window / rate
+        if spans and t - spans[-1][1] <= min_gap_s:
+            spans[-1][1] = t + window / rate
+        else:
+            spans.append([t, t + window / rate])
+    return [tuple(s) for s in spans]
+
+
+def run_session(pulse, clips, tmp_path, *args):
+    question, interruption = clips
+    recording = tmp_path / "bus.wav"
+    session = HarkSession(pulse, *args)
+    assert session.listening.wait(120), "".join(session.stderr)
+    recorder = pulse.record_bus(recording)
+    time.sleep(1.0)
+    pulse.play_into_room(question)
+    session.wait_for("transcript", final=True)
+    time.sleep(1.2)  # the reply is playing now
+    pulse.play_into_room(interruption)
+    time.sleep(4.0)
+    session.wait_for("reply")
+    recorder.send_signal(signal.SIGINT)
+    recorder.wait(timeout=10)
+    code = session.stop()
+    audio, rate = soundfile.read(recording, dtype="int16")
+    assert rate == 16_000 and audio.ndim == 2
+    return session, code, audio
+
+
+def test_reply_is_heard_on_the_speaker_and_barge_in_cuts_it_short(pulse, clips, tmp_path):
+    session, code, audio = run_session(
+        pulse, clips, tmp_path, "--turn-taking", "barge-in", "--barge-in-min", "0.3"
+    )
+    assert code == 0, "".join(session.stderr)
+    first = session.wait_for("transcript", final=True)[0]
+    assert word_error_rate(QUESTION, first["text"]) <= 0.25, first
+    assert session.wait_for("barge_in")
+    reply = session.wait_for("reply")[0]
+    assert reply["interrupted"] is True
+    room, speaker = sound_spans(audio[:, 0]), sound_spans(audio[:, 1])
+    assert len(room) >= 2, room  # the question and the interruption
+    assert speaker, "Hark's reply was not heard on the speaker"
+    reply_start = speaker[0][0]
+    assert reply_start > room[0][1]  # it answered after the question
+    interruption_start = next(start for start, _ in room if start > reply_start)
+    reply_end = next(end for start, end in speaker if start <= interruption_start + 0.3 <= end + 0.35)
+    # The reply stopped soon after the interruption got going, not at its natural end many seconds later.
+    assert reply_end - interruption_start < 1.5, (speaker, room)
+    # ...and the interruption became the next turn.
+    second = session.wait_for("transcript", count=2, final=True)[1]
+    assert word_error_rate(INTERRUPTION, second["text"]) <= 0.4, second
+
+
+def test_half_duplex_does_not_hear_itself_or_the_room_while_speaking(pulse, clips, tmp_path):
+    session, code, audio = run_session(pulse, clips, tmp_path)
+    assert code == 0, "".join(session.stderr)
+    reply = session.wait_for("reply")[0]
+    assert reply["interrupted"] is False
+    assert not [e for e in session.events if e["event"] == "barge_in"]
+    finals = [e for e in session.events if e["event"] == "transcript" and e["final"]]
+    assert len(finals) == 1  # the speech during the reply was not taken as a turn
+    assert sound_spans(audio[:, 1]), "Hark's reply was not heard on the speaker"
