@@ -123,3 +123,36 @@ def test_a_slow_transcriber_still_gives_one_turn_per_utterance():
     events, _, summary = run_loop(script, stt=WordCountTranscriber(delay_s=0.4))
     assert len(of(events, "transcript", final=True)) == 2
     assert summary.errors == 0
+
+
+class WakeWordConversation(RecordingConversation):
+    """Answers only utterances that start with "what is the capital" (a stand-in for a wake phrase)."""
+
+    def begin_turn(self, transcript):
+        if len(transcript.text.split()) < 6:
+            return None
+        return super().begin_turn(transcript)
+
+
+def test_utterances_not_meant_for_the_assistant_are_ignored_and_announcements_are_spoken():
+    script = "." * 10 + "S" * 12 + "." * 30 + "S" * 30 + "." * 40
+    events: list[dict] = []
+    conversation = WakeWordConversation()
+    player = Player(NullSink(), realtime=False)
+    loop = VoiceLoop(
+        ScriptSource(script),
+        player,
+        AmplitudeVad(),
+        WordCountTranscriber(),
+        ToneSpeaker(),
+        conversation,
+        LoopConfig(endpointer=HANG, turn_taking=TurnTaking.FULL_DUPLEX),
+        on_event=events.append,
+    )
+    loop.say("Hello, welcome!")
+    loop.run()
+    player.close()
+    assert of(events, "announcement")[0]["text"] == "Hello, welcome!"
+    ignored = of(events, "transcript", final=True, ignored=True)
+    assert [e["text"] for e in ignored] == [" ".join(WORDS[:2])]
+    assert len(of(events, "reply")) == 1 and len(conversation.history) == 1

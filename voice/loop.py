@@ -65,7 +65,22 @@ class Turn(Protocol):
 
 
 class Conversation(Protocol):
-    def begin_turn(self, transcript: Transcript) -> Turn: ...
+    def begin_turn(self, transcript: Transcript) -> Turn | None:
+        """The reply to an utterance, or None when it was not meant for the assistant (no wake phrase)."""
+        ...
+
+
+class _Announcement:
+    """Something the assistant says on its own (a greeting): no user turn, nothing to remember."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def pieces(self) -> Iterator[str]:
+        yield self.text
+
+    def finish(self, heard: str, interrupted: bool) -> None:
+        pass
 
 
 @dataclass(frozen=True)
@@ -120,6 +135,8 @@ class _Job:
     stop: threading.Event = field(default_factory=threading.Event)
     eos_wall: float = 0.0
     end_wall: float = 0.0
+    announcement: str | None = None
+    """Set for `say()`: speak this, there is no utterance behind it."""
 
     def confirm(self, eos_wall: float, end_wall: float) -> None:
         self.eos_wall, self.end_wall = eos_wall, end_wall
@@ -193,6 +210,15 @@ class VoiceLoop:
     def stop(self) -> None:
         self.source.close()
         self.interrupt()
+
+    def say(self, text: str) -> None:
+        """Speak `text` unprompted (a greeting or a notice), after any reply already under way."""
+        done: Future = Future()
+        done.set_result(Transcript(text, 1.0, 0.0))
+        job = _Job(_Utterance(start_stream_s=0.0), _Decode(0, done), announcement=text)
+        now = time.monotonic()
+        job.confirm(now, now)
+        self._jobs.put(job)
 
     def interrupt(self) -> None:
         """Stop the reply being generated and played."""
@@ -362,7 +388,14 @@ class VoiceLoop:
         marks: dict[str, float] = {"stt_done": time.monotonic()}
         if not transcript.text:
             self._await_confirmation(job)  # only a confirmed silence earns a reprompt
-        turn = self.conversation.begin_turn(transcript)
+        turn = (
+            _Announcement(job.announcement) if job.announcement else self.conversation.begin_turn(transcript)
+        )
+        if turn is None:
+            self._await_confirmation(job)
+            text = transcript.text
+            self.on_event({"event": "transcript", "final": True, "text": text, "ignored": True})
+            return
         held: list[tuple[str, np.ndarray]] = []
         spoken: list[str] = []
 
@@ -371,9 +404,12 @@ class VoiceLoop:
             self._await_confirmation(job)
             if self._active is not job:
                 self._active = job
-                confidence = round(transcript.confidence, 3)
-                text = transcript.text
-                self.on_event({"event": "transcript", "final": True, "text": text, "confidence": confidence})
+                if not job.announcement:
+                    confidence = round(transcript.confidence, 3)
+                    text = transcript.text
+                    self.on_event(
+                        {"event": "transcript", "final": True, "text": text, "confidence": confidence}
+                    )
                 self.player.begin_reply()
             for chunk, audio in held:
                 self.player.enqueue(chunk, audio, self.speaker.sample_rate)
@@ -416,9 +452,12 @@ class VoiceLoop:
         interrupted = playback.interrupted or job.stop.is_set()
         heard = playback.heard_text() if interrupted else " ".join(spoken)
         turn.finish(heard, interrupted)
-        self.summary.turns += 1
         if playback.error is not None:
             self.on_event({"event": "error", "kind": "audio_output", "message": str(playback.error)})
+        if job.announcement:
+            self.on_event({"event": "announcement", "text": heard, "interrupted": interrupted})
+            return
+        self.summary.turns += 1
         self.on_event({"event": "reply", "text": heard, "interrupted": interrupted})
         self.on_event(self._metrics(job, marks, playback.first_audio_wall))
 
