@@ -38,7 +38,11 @@ class Reporter:
     def human(event: dict) -> str | None:
         kind = event.get("event")
         if kind == "transcript" and event.get("final"):
-            return f"you:  {event['text']}" if event["text"] else "you:  (nothing understood)"
+            if not event["text"]:
+                return "you:  (nothing understood)"
+            return f"you:  {event['text']}" + ("  (not addressed to Hark)" if event.get("ignored") else "")
+        if kind == "announcement":
+            return f"hark: {event['text']}"
         if kind == "reply":
             suffix = "  [interrupted]" if event.get("interrupted") else ""
             return f"hark: {event['text']}{suffix}"
