@@ -47,3 +47,11 @@ def no_ollama_env(monkeypatch):
     """Point OLLAMA_HOST at a closed port so `auto` never finds a real server on the developer's machine."""
     monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")
     return os.environ["OLLAMA_HOST"]
+
+
+@pytest.fixture(scope="session")
+def ocr_reader():
+    """The vision package's process-wide OCR engine, built once for the whole session."""
+    from vision.ocr import default_reader
+
+    return default_reader.load()

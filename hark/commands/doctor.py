@@ -18,6 +18,9 @@ from voice.devices import list_devices
 from voice.stt import BUNDLED, resolve_model
 from voice.tts import resolve_voice
 
+VISION_MODEL = "gemma3:4b"
+"""Suggested when the configured Ollama model is text only: small, and it sees images."""
+
 
 @dataclass
 class Check:
@@ -106,7 +109,9 @@ def check_ollama(args: argparse.Namespace) -> list[Check]:
         sees = "vision" in backend.capabilities()
     except BackendError as exc:
         return [*checks, Check("ollama model", False, str(exc), f"ollama pull {config.model}")]
-    checks.append(Check("ollama model", True, f"{config.model} ({'sees images' if sees else 'text only'})"))
+    detail = f"{config.model} ({'sees images' if sees else 'text only'})"
+    fix = "" if sees else f"to ask about images: ollama pull {VISION_MODEL}, then --model {VISION_MODEL}"
+    checks.append(Check("ollama model", True, detail, fix))
     return checks
 
 

@@ -1,0 +1,12 @@
+"""Errors the vision package raises for problems the user can fix."""
+
+
+class ImageInputError(ValueError):
+    """An image that is missing, unreadable, not an image, too large, or otherwise unusable.
+
+    The message names the input and says what is wrong with it, ready to show the user as is.
+    """
+
+
+class CameraError(ImageInputError):
+    """A camera (or video file used as one) that does not open or gives no picture."""
