@@ -2,35 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from dialogue.manager import DialogueManager, DialogueTurn
 from voice.stt import Transcript
 
-REPROMPT = "Sorry, I didn't catch that. Could you say it again?"
-
-
-class _CannedTurn:
-    """A reply that needs no model call (a reprompt after an empty transcript)."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def pieces(self) -> Iterator[str]:
-        yield self.text
-
-    def finish(self, heard: str, interrupted: bool) -> None:
-        pass
-
 
 class VoiceConversation:
-    """Implements `voice.loop.Conversation` on a `DialogueManager`."""
+    """Implements `voice.loop.Conversation` on a `DialogueManager`.
+
+    Speech that came out empty or below `min_confidence` gets the persona's reprompt instead of a model call
+    (recorded in analytics as a reprompt). Give `on_event` the voice loop's events too, so that each turn's
+    analytics row gets the loop's stage latencies (endpointing, STT, TTS, end of speech to first audio).
+    """
 
     def __init__(self, manager: DialogueManager, min_confidence: float = 0.0) -> None:
         self.manager = manager
         self.min_confidence = min_confidence
 
-    def begin_turn(self, transcript: Transcript) -> DialogueTurn | _CannedTurn:
+    def begin_turn(self, transcript: Transcript) -> DialogueTurn:
         if not transcript.text.strip() or transcript.confidence < self.min_confidence:
-            return _CannedTurn(REPROMPT)
-        return self.manager.begin_turn(transcript.text)
+            return self.manager.reprompt(transcript.text, transcript.confidence)
+        turn = self.manager.begin_turn(transcript.text)
+        turn.record.stt_confidence = transcript.confidence
+        return turn
+
+    def on_event(self, event: dict) -> None:
+        """A loop event; `metrics` (sent right after a turn is finished) completes that turn's latencies."""
+        record = self.manager.last_record
+        if event.get("event") == "metrics" and record is not None:
+            self.manager.add_latencies(record, event)

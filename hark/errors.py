@@ -1,6 +1,8 @@
 """Errors that end a command with a one-line message and exit code 2."""
 
 from dialogue.backends.base import BackendUnavailable, ModelNotFound
+from dialogue.errors import DialogueError
+from vision.errors import ImageInputError
 from voice.errors import AudioDeviceError, AudioInputError
 
 
@@ -15,4 +17,6 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     BackendUnavailable,
     ModelNotFound,
     FileNotFoundError,
+    ImageInputError,
+    DialogueError,
 )

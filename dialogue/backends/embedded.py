@@ -8,11 +8,13 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from dialogue.backends.base import BackendError, GenerationOptions
+from dialogue.backends.base import BackendError, GenerationOptions, StreamInfo, StreamingBackend
 from dialogue.messages import Message
 
 BUNDLED = "bundled"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+MESSAGE_OVERHEAD_TOKENS = 5
+"""Tokens the chat template adds around each message (ChatML: `<|im_start|>role\n ... <|im_end|>\n`)."""
 
 
 def bundled_model_path() -> Path:
@@ -35,7 +37,7 @@ def resolve_model(spec: str) -> Path:
     return path
 
 
-class EmbeddedBackend:
+class EmbeddedBackend(StreamingBackend):
     name = "embedded"
     sees_images = False
 
@@ -47,32 +49,56 @@ class EmbeddedBackend:
         self.path = resolve_model(model)
         self.model = self.path.stem
         self.n_ctx = n_ctx
+        self.context_length = n_ctx
         threads = n_threads or max(1, min(4, os.cpu_count() or 1))
         self._llm = Llama(model_path=str(self.path), n_ctx=n_ctx, n_threads=threads, verbose=False)
         self._lock = threading.Lock()
 
-    def stream(self, messages: Sequence[Message], options: GenerationOptions) -> Iterator[str]:
-        payload = [{"role": m.role, "content": m.content} for m in messages]
-        with self._lock:
-            try:
-                chunks = self._llm.create_chat_completion(
-                    messages=payload,
-                    stream=True,
-                    max_tokens=options.max_tokens,
-                    temperature=options.temperature,
-                    repeat_penalty=1.2,
+    def _tokens(self, message: Message) -> int:
+        return len(self._llm.tokenize(message.content.encode(), add_bos=False)) + MESSAGE_OVERHEAD_TOKENS
+
+    def _fit(self, messages: Sequence[Message], reply_tokens: int) -> tuple[list[Message], int]:
+        """Drop the oldest history until the prompt fits the context, counted with the model's tokenizer.
+
+        The dialogue manager budgets with an estimate made for whichever backend it expected; this keeps a
+        prompt built for a larger model (say, before an Ollama outage) from failing here.
+        """
+        kept = list(messages)
+        counts = [self._tokens(m) for m in kept]
+        budget = self.n_ctx - reply_tokens
+        while sum(counts) > budget:
+            oldest = next((i for i, m in enumerate(kept[:-1]) if m.role != "system"), None)
+            if oldest is None:
+                raise BackendError(
+                    f"the message is too long for the embedded model ({sum(counts)} tokens, {budget} fit)"
                 )
-            except ValueError as exc:  # e.g. the prompt does not fit the context
-                raise BackendError(f"embedded model failed: {exc}") from exc
+            del kept[oldest], counts[oldest]
+        return kept, sum(counts)
+
+    def _generate(
+        self, messages: Sequence[Message], options: GenerationOptions, info: StreamInfo
+    ) -> Iterator[str]:
+        with self._lock:
+            kept, info.prompt_tokens = self._fit(messages, options.max_tokens)
+            payload = [{"role": m.role, "content": m.content} for m in kept]
+            chunks = self._llm.create_chat_completion(
+                messages=payload,
+                stream=True,
+                max_tokens=options.max_tokens,
+                temperature=options.temperature,
+                repeat_penalty=1.2,
+            )
+            info.reply_tokens = 0
             try:
                 for chunk in chunks:
                     text = chunk["choices"][0]["delta"].get("content")
                     if text:
+                        info.reply_tokens += 1  # llama.cpp streams one token per chunk
                         yield text
+            except ValueError as exc:  # raised by the first step, e.g. the prompt does not fit the context
+                raise BackendError(f"embedded model failed: {exc}") from exc
             finally:
-                close = getattr(chunks, "close", None)
-                if close is not None:
-                    close()
+                chunks.close()
 
     def describe(self) -> str:
         return f"embedded model {self.model} (llama.cpp, on this machine)"

@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import httpx
 
-from dialogue.backends.base import BackendError, BackendUnavailable, GenerationOptions, ModelNotFound
+from dialogue.backends.base import (
+    BackendError,
+    BackendTimeout,
+    BackendUnavailable,
+    GenerationOptions,
+    ModelNotFound,
+    StreamInfo,
+    StreamingBackend,
+)
 from dialogue.messages import Message
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
 DEFAULT_MODEL = "gemma3:4b"
+DEFAULT_MAX_CONTEXT = 8192
+"""Cap on the context Hark asks for: models advertise up to 128k tokens, whose KV cache a small machine
+cannot hold. Hark always sends the same `num_ctx`, so Ollama never reloads the model between requests."""
 
 
 def default_host() -> str:
@@ -22,18 +35,40 @@ def _normalise_host(host: str) -> str:
     return host if "://" in host else f"http://{host}"
 
 
-class OllamaBackend:
+def context_length_from_show(model_info: dict[str, Any] | None, parameters: str | None) -> int | None:
+    """The model's context: `num_ctx` from its Modelfile parameters, else `<arch>.context_length`."""
+    match = re.search(r"^\s*num_ctx\s+(\d+)", parameters or "", re.MULTILINE)
+    if match:
+        return int(match.group(1))
+    info = model_info or {}
+    arch = info.get("general.architecture")
+    value = info.get(f"{arch}.context_length") if arch else None
+    if value is None:  # an architecture name that does not match its keys
+        value = next((v for k, v in info.items() if k.endswith(".context_length")), None)
+    return int(value) if value else None
+
+
+class OllamaBackend(StreamingBackend):
     name = "ollama"
 
-    def __init__(self, model: str = DEFAULT_MODEL, host: str | None = None, timeout_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        host: str | None = None,
+        timeout_s: float = 60.0,
+        max_context: int = DEFAULT_MAX_CONTEXT,
+    ) -> None:
         import ollama
 
         self._ollama = ollama
         self.model = model
         self.host = _normalise_host(host or default_host())
         self.timeout_s = timeout_s
+        self.max_context = max_context
         self._client = ollama.Client(host=self.host, timeout=timeout_s)
         self.sees_images = False
+        self.context_length: int | None = None
+        """Tokens of context Hark asks for (`num_ctx`); None until `check()` has asked the server."""
 
     def installed_models(self, timeout_s: float = 2.0) -> list[str]:
         """Models the server has pulled. Raises `BackendUnavailable` when it does not answer."""
@@ -51,50 +86,62 @@ class OllamaBackend:
         wanted = self.model if ":" in self.model else f"{self.model}:latest"
         return wanted in models or self.model in models
 
-    def capabilities(self) -> list[str]:
+    def _show(self) -> Any:
         try:
-            shown = self._client.show(self.model)
+            return self._client.show(self.model)
         except self._ollama.ResponseError as exc:
             if exc.status_code == 404:
-                raise ModelNotFound(self._not_found()) from exc
+                raise self._not_found() from exc
             raise BackendError(f"Ollama error for {self.model}: {exc.error}") from exc
         except (ConnectionError, httpx.HTTPError) as exc:
             raise BackendUnavailable(
                 f"Ollama at {self.host} is not reachable ({type(exc).__name__})"
             ) from exc
-        return list(getattr(shown, "capabilities", None) or [])
+
+    def capabilities(self) -> list[str]:
+        return list(getattr(self._show(), "capabilities", None) or [])
 
     def check(self) -> None:
-        """Make sure the server answers and has the model; learn whether it sees images."""
+        """Make sure the server answers and has the model; learn whether it sees images and its context."""
         if not self.has_model(self.installed_models()):
-            raise ModelNotFound(self._not_found())
-        self.sees_images = "vision" in self.capabilities()
+            raise self._not_found()
+        shown = self._show()
+        self.sees_images = "vision" in (shown.capabilities or [])
+        known = context_length_from_show(shown.modelinfo, shown.parameters)
+        self.context_length = min(known, self.max_context) if known else None
 
-    def _not_found(self) -> str:
-        return f"Ollama at {self.host} does not have the model {self.model}; run: ollama pull {self.model}"
+    def _not_found(self) -> ModelNotFound:
+        return ModelNotFound(
+            f"Ollama at {self.host} does not have the model {self.model}; run: ollama pull {self.model}",
+            self.model,
+        )
 
-    def stream(self, messages: Sequence[Message], options: GenerationOptions) -> Iterator[str]:
+    def _generate(
+        self, messages: Sequence[Message], options: GenerationOptions, info: StreamInfo
+    ) -> Iterator[str]:
         payload = []
         for m in messages:
             item: dict = {"role": m.role, "content": m.content}
             if m.images:
                 item["images"] = list(m.images)
             payload.append(item)
+        sampling: dict[str, Any] = {"num_predict": options.max_tokens, "temperature": options.temperature}
+        if self.context_length:
+            sampling["num_ctx"] = self.context_length
         try:
-            response = self._client.chat(
-                model=self.model,
-                messages=payload,
-                stream=True,
-                options={"num_predict": options.max_tokens, "temperature": options.temperature},
-            )
+            response = self._client.chat(model=self.model, messages=payload, stream=True, options=sampling)
             for part in response:
                 text = part.message.content if part.message else ""
                 if text:
                     yield text
+                if part.done:
+                    info.prompt_tokens, info.reply_tokens = part.prompt_eval_count, part.eval_count
         except self._ollama.ResponseError as exc:
             if exc.status_code == 404:
-                raise ModelNotFound(self._not_found()) from exc
+                raise self._not_found() from exc
             raise BackendError(f"Ollama failed: {exc.error}") from exc
+        except httpx.TimeoutException as exc:
+            raise BackendTimeout(f"Ollama at {self.host} did not answer within {self.timeout_s:g}s") from exc
         except (ConnectionError, httpx.HTTPError) as exc:
             raise BackendUnavailable(f"Ollama at {self.host} failed ({type(exc).__name__}: {exc})") from exc
 

@@ -1,5 +1,18 @@
 """Sub-commands of `hark`. Each module has `add_parser(subparsers)`; the parser's `run` does the work."""
 
-from hark.commands import demo, devices, doctor, say, talk, transcribe
+from hark.commands import (
+    ask,
+    bench,
+    chat,
+    demo,
+    devices,
+    doctor,
+    eval,
+    personas,
+    say,
+    stats,
+    talk,
+    transcribe,
+)
 
-COMMANDS = (talk, demo, say, transcribe, devices, doctor)
+COMMANDS = (talk, ask, demo, say, transcribe, devices, doctor, eval, bench, chat, personas, stats)
