@@ -49,6 +49,9 @@ def load_transcriber(args: argparse.Namespace, reporter: Reporter) -> Transcribe
     return timed_load(reporter, "speech recognition (Whisper)", lambda: Transcriber(config))
 
 
-def load_speaker(args: argparse.Namespace, reporter: Reporter) -> Speaker:
-    config = TtsConfig(voice=getattr(args, "voice", None) or TtsConfig.voice)
+def load_speaker(
+    args: argparse.Namespace, reporter: Reporter, voice: str | None = None, rate: float = 1.0
+) -> Speaker:
+    """Piper with `--voice` if given, else `voice` (a persona's), else the bundled voice."""
+    config = TtsConfig(voice=getattr(args, "voice", None) or voice or TtsConfig.voice, rate=rate)
     return timed_load(reporter, "speech synthesis (Piper)", lambda: Speaker(config))

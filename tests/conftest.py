@@ -55,3 +55,16 @@ def ocr_reader():
     from vision.ocr import default_reader
 
     return default_reader.load()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_hark_home(tmp_path_factory):
+    """Conversations and analytics written by any test (or its subprocesses) stay in a temp dir."""
+    home = tmp_path_factory.mktemp("hark-home")
+    previous = os.environ.get("HARK_HOME")
+    os.environ["HARK_HOME"] = str(home)
+    yield home
+    if previous is None:
+        os.environ.pop("HARK_HOME", None)
+    else:
+        os.environ["HARK_HOME"] = previous

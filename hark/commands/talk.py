@@ -6,12 +6,12 @@ import argparse
 import signal
 import threading
 
-from dialogue.manager import DialogueManager
 from hark.commands.common import add_json_arg, add_llm_args
 from hark.conversation import VoiceConversation
+from hark.dialogue_setup import add_dialogue_args, build_manager
 from hark.errors import UserError
 from hark.report import Reporter
-from hark.stack import load_backend, load_speaker, load_transcriber
+from hark.stack import load_speaker, load_transcriber
 from voice.endpointer import EndpointerConfig
 from voice.loop import LoopConfig, TurnTaking, VoiceLoop
 from voice.player import Player
@@ -19,6 +19,9 @@ from voice.silero import SileroConfirmedVad
 from voice.sinks import AudioSink, SpeakerSink, WavSink
 from voice.sources import AudioSource, FileSource, MicSource, ReconnectingSource
 from voice.vad import FrameVad, WebRtcVad
+
+MIN_CONFIDENCE = 0.4
+"""Transcripts Whisper is less sure of than this get a "say that again" instead of an answer."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -56,6 +59,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     add_json_arg(p)
     add_llm_args(p)
+    add_dialogue_args(p)
     p.set_defaults(run=run)
 
 
@@ -110,20 +114,18 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     sink, realtime = open_sink(args)
     config = loop_config(args, realtime)
     transcriber = load_transcriber(args, reporter)
-    speaker = load_speaker(args, reporter)
-    manager = DialogueManager(load_backend(args, reporter))
+    manager = build_manager(args, reporter)
+    speaker = load_speaker(args, reporter, manager.persona.voice, manager.persona.rate)
+    conversation = VoiceConversation(manager, min_confidence=MIN_CONFIDENCE)
+
+    def on_event(event: dict) -> None:
+        reporter.event(event)
+        conversation.on_event(event)
+
     player = Player(sink, realtime=realtime)
-    loop = VoiceLoop(
-        source,
-        player,
-        make_vad(args),
-        transcriber,
-        speaker,
-        VoiceConversation(manager),
-        config,
-        on_event=reporter.event,
-    )
+    loop = VoiceLoop(source, player, make_vad(args), transcriber, speaker, conversation, config, on_event)
     if not args.input:
+        loop.say(manager.persona.greeting)
         reporter.info("listening; press Ctrl-C to stop")
     stop_on_signal(loop)
     try:
@@ -131,6 +133,7 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     finally:
         player.close()
         sink.close()
+        manager.close()
     if args.input and summary.utterances == 0:
         raise UserError(f"no speech found in {args.input}: is it a silent or empty recording?")
     if args.output:
