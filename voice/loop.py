@@ -103,6 +103,8 @@ class _Decode:
     frames: int
     """How many frames of the utterance this transcription covers."""
     future: Future
+    quick: bool
+    """A rough pass for partial transcripts, never used as the final transcript."""
 
 
 @dataclass
@@ -215,7 +217,7 @@ class VoiceLoop:
         """Speak `text` unprompted (a greeting or a notice), after any reply already under way."""
         done: Future = Future()
         done.set_result(Transcript(text, 1.0, 0.0))
-        job = _Job(_Utterance(start_stream_s=0.0), _Decode(0, done), announcement=text)
+        job = _Job(_Utterance(start_stream_s=0.0), _Decode(0, done, quick=False), announcement=text)
         now = time.monotonic()
         job.confirm(now, now)
         self._jobs.put(job)
@@ -306,34 +308,37 @@ class VoiceLoop:
         if silence == 0.0:
             interval = cfg.partial_interval_s
             if interval is not None and now - utt.last_launch_s >= interval and self._decoding == 0:
-                self._launch_decode(utt, len(utt.frames), partial=True)
+                self._launch_decode(utt, len(utt.frames), quick=True)
             return
         if cfg.speculate and utt.job is None and silence >= cfg.speculate_after_s:
             utt.job = _Job(utt, self._decode_covering(utt))
             self._jobs.put(utt.job)
 
     def _decode_covering(self, utt: _Utterance) -> _Decode:
-        """A transcription of everything said so far: the latest one if it already covers it."""
+        """An accurate transcription of everything said so far: the latest one if it already is that."""
         needed = utt.frames_until(self.endpointer.last_speech_end_s)
-        if utt.latest is not None and utt.latest.frames >= needed:
-            return utt.latest
-        return self._launch_decode(utt, len(utt.frames), partial=True)
+        latest = utt.latest
+        if latest is not None and not latest.quick and latest.frames >= needed:
+            return latest
+        return self._launch_decode(utt, len(utt.frames), quick=False)
 
-    def _launch_decode(self, utt: _Utterance, n_frames: int, partial: bool) -> _Decode:
+    def _launch_decode(self, utt: _Utterance, n_frames: int, quick: bool) -> _Decode:
+        """Transcribe the first `n_frames` of the utterance on the STT thread; report it as a partial."""
         audio = utt.audio(n_frames)
         with self._decoding_lock:
             self._decoding += 1
-        future = self._stt_pool.submit(self.transcriber.transcribe, audio)
-        decode = _Decode(n_frames, future)
+        transcribe = self.transcriber.quick_transcribe if quick else self.transcriber.transcribe
+        future = self._stt_pool.submit(transcribe, audio)
+        decode = _Decode(n_frames, future, quick)
         utt.latest = decode
         utt.last_launch_s = self.endpointer.now_s
-        future.add_done_callback(lambda f: self._decoded(utt, f, partial))
+        future.add_done_callback(lambda f: self._decoded(utt, f))
         return decode
 
-    def _decoded(self, utt: _Utterance, future: Future, partial: bool) -> None:
+    def _decoded(self, utt: _Utterance, future: Future) -> None:
         with self._decoding_lock:
             self._decoding -= 1
-        if not partial or utt.ended or future.exception() is not None:
+        if utt.ended or future.exception() is not None:
             return
         committed, tentative = utt.agreement.update(future.result().text)
         if committed or tentative:
@@ -349,7 +354,7 @@ class VoiceLoop:
         if job is None or job.decode.frames < utt.frames_until(speech_end_s):
             if job is not None:
                 job.cancel()
-            job = _Job(utt, self._launch_decode(utt, keep, partial=False))
+            job = _Job(utt, self._launch_decode(utt, keep, quick=False))
             self._jobs.put(job)
         else:
             self.summary.speculative_hits += 1
