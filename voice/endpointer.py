@@ -95,7 +95,9 @@ class Endpointer:
     @property
     def silence_s(self) -> float:
         """Silence so far after the last speech frame of the utterance in progress (0 while speaking)."""
-        return self._now - self._last_speech_end if self._state is _State.TRAILING else 0.0
+        if self._state is not _State.TRAILING:
+            return 0.0
+        return round(self._now - self._last_speech_end, 6)  # whole frames, free of float drift
 
     @property
     def in_utterance(self) -> bool:

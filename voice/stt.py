@@ -21,7 +21,6 @@ WINDOW_S = 30.0
 MIN_CONTEXT_S = 4.0
 FRAMES_PER_S = 100
 """Mel frames per second of audio."""
-MAX_TOKENS = 200
 MAX_WORDS_PER_S = 5.0
 """Faster than any speaker: more words than this means the decoder is looping."""
 
@@ -48,6 +47,12 @@ class SttConfig:
     """A segment is dropped as invented when it is both likely silence and unsure (Whisper's own rule)."""
     context_s: float = 10.0
     """Encoder window for an utterance, 4-30 s: 30 is most accurate, 10 is 2.5x faster (see Transcriber)."""
+
+
+def max_tokens(seconds: float) -> int:
+    """A decoding budget no speaker exceeds (about 2x fast speech). On a fragment of a word Whisper may
+    loop until its budget is spent: 0.7 s for 200 tokens, so the budget follows the audio's length."""
+    return int(12 + 8 * seconds)
 
 
 def resolve_model(spec: str) -> str:
@@ -126,7 +131,7 @@ class Transcriber:
                 encoded,
                 [prompt],
                 beam_size=self.config.beam_size,
-                max_length=len(prompt) + MAX_TOKENS,
+                max_length=len(prompt) + max_tokens(audio.size / SAMPLE_RATE),
                 return_scores=True,
                 return_no_speech_prob=True,
                 suppress_blank=True,
