@@ -21,7 +21,7 @@ from voice.wer import word_error_rate
 
 pytestmark = [pytest.mark.integration, pytest.mark.device]
 
-QUESTION = "Tell me a story about a dragon and a knight."
+QUESTION = "Tell me a long story about a friendly dragon."
 INTERRUPTION = "Wait, wait, stop talking please."
 
 
@@ -109,6 +109,7 @@ def run_session(pulse, clips, tmp_path, *args):
     recording = tmp_path / "bus.wav"
     session = HarkSession(pulse, *args)
     assert session.listening.wait(120), "".join(session.stderr)
+    session.wait_for("announcement")  # the persona's greeting has been spoken
     recorder = pulse.record_bus(recording)
     time.sleep(1.0)
     pulse.play_into_room(question)

@@ -39,7 +39,8 @@ class SttConfig:
     model: str = BUNDLED
     """`bundled`, a path to a CTranslate2 Whisper directory, or a model name such as `base.en`."""
     language: str | None = "en"
-    beam_size: int = 1
+    beam_size: int = 5
+    """For the transcript acted on; partial transcripts use greedy decoding."""
     cpu_threads: int = 0
     """0 lets CTranslate2 choose (all cores)."""
     no_speech_threshold: float = 0.6
@@ -79,9 +80,11 @@ class Transcriber:
     Whisper always encodes a 30 s window, padding short clips with silence, and that encoder pass is about
     80 % of the cost of a short utterance. CTranslate2 accepts a shorter window, so utterances are encoded
     in `context_s` seconds (or their own length plus a second, if longer) instead. Measured with tiny.en
-    on 16 Piper and 10 espeak-ng questions (WER Piper / espeak, median time per call, 2 cores): 30 s window
-    0.025 / 0.33, 0.63 s; 10 s (default) 0.051 / 0.20, 0.22 s; the 4 s of `quick_transcribe` 0.09 / 0.43,
-    0.14 s. Recordings longer than the window go through faster-whisper's own 30 s, timestamped path.
+    on 17 Piper and 10 espeak-ng questions (WER Piper / espeak, median time per call, 2 cores):
+    30 s window, greedy: 0.025 / 0.33, 0.63 s; 30 s, beam 5: 0.012 / 0.24, 0.61 s; 10 s, greedy: 0.049 /
+    0.20, 0.23 s; 10 s, beam 5 (the default): 0.039 / 0.145, 0.27 s; `quick_transcribe` (4 s, greedy):
+    0.09 / 0.43, 0.14 s. Recordings longer than the window go through faster-whisper's 30 s, timestamped
+    path.
     """
 
     def __init__(self, config: SttConfig | None = None) -> None:
@@ -101,16 +104,16 @@ class Transcriber:
         audio = np.asarray(audio, dtype=np.float32)
         if audio.size > (WINDOW_S - 1) * SAMPLE_RATE:
             return self._transcribe_long(audio)
-        return self._decode_window(audio, self.config.context_s)
+        return self._decode_window(audio, self.config.context_s, self.config.beam_size)
 
     def quick_transcribe(self, audio: np.ndarray) -> Transcript:
         """A rougher, faster pass for partial transcripts while the user is still speaking."""
         audio = np.asarray(audio, dtype=np.float32)
         if audio.size > (WINDOW_S - 1) * SAMPLE_RATE:
             return self._transcribe_long(audio)
-        return self._decode_window(audio, MIN_CONTEXT_S)
+        return self._decode_window(audio, MIN_CONTEXT_S, beam_size=1)
 
-    def _decode_window(self, audio: np.ndarray, context_s: float) -> Transcript:
+    def _decode_window(self, audio: np.ndarray, context_s: float, beam_size: int) -> Transcript:
         from faster_whisper.audio import pad_or_trim
         from faster_whisper.tokenizer import Tokenizer
 
@@ -130,7 +133,7 @@ class Transcriber:
             result = model.model.generate(
                 encoded,
                 [prompt],
-                beam_size=self.config.beam_size,
+                beam_size=beam_size,
                 max_length=len(prompt) + max_tokens(audio.size / SAMPLE_RATE),
                 return_scores=True,
                 return_no_speech_prob=True,
