@@ -93,7 +93,7 @@ class LoopConfig:
     partial_interval_s: float | None = 0.5
     """Re-transcribe the utterance this often while it is spoken (None: no partial transcripts)."""
     speculate: bool = True
-    speculate_after_s: float = 0.09
+    speculate_after_s: float = 0.03
     """Silence after which the transcript and the reply start, before the hang is over. Long enough to
     skip the VAD's flicker between words, short enough that the reply is ready when the hang ends."""
 
