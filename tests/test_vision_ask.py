@@ -20,9 +20,9 @@ from skimage import data
 from test_vision_camera import write_video
 from test_vision_describe import SIGN, rendered
 
-import hark.commands.ask as ask_command
 from dialogue.backends.ollama_backend import OllamaBackend
 from dialogue.manager import DialogueManager
+from hark import dialogue_setup
 from hark.cli import main
 from vision.sources import open_image
 from voice.decode import decode_file
@@ -193,14 +193,14 @@ class RecordingBackend:
 
 
 def test_embedded_model_answers_from_the_ocr_facts(capsys, pictures, monkeypatch, no_ollama_env):
-    real_load_backend = ask_command.load_backend
+    real_load_backend = dialogue_setup.load_backend
     backends: list[RecordingBackend] = []
 
     def load_and_record(args, reporter):
         backends.append(RecordingBackend(real_load_backend(args, reporter)))
         return backends[-1]
 
-    monkeypatch.setattr(ask_command, "load_backend", load_and_record)
+    monkeypatch.setattr(dialogue_setup, "load_backend", load_and_record)
     code, out, err = run_ask(capsys, "--image", pictures.sign, "--json", "--llm", "embedded", "What is it?")
     assert code == 0, err
     assert "using the embedded model" in err

@@ -11,11 +11,12 @@ import argparse
 import time
 from collections.abc import Callable, Iterable, Iterator
 
-from dialogue.manager import DialogueManager, DialogueTurn
+from dialogue.manager import DialogueTurn
 from hark.commands.common import add_json_arg, add_llm_args
+from hark.dialogue_setup import add_dialogue_args, build_manager
 from hark.errors import UserError
 from hark.report import Reporter
-from hark.stack import load_backend, load_speaker, load_transcriber, timed_load
+from hark.stack import load_speaker, load_transcriber, timed_load
 from vision.camera import parse_device, snapshot
 from vision.describe import image_facts
 from vision.image import DEFAULT_LIMITS, IntakeLimits, PreparedImage
@@ -59,6 +60,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     add_json_arg(p)
     add_llm_args(p)
+    add_dialogue_args(p)
     p.set_defaults(run=run)
 
 
@@ -215,13 +217,11 @@ def _answer(
         _emit(reporter, transcript_event)
     if not images and refers_to_camera(question):
         reporter.info("hint: to ask about something you are showing, add --camera or --image")
-    speaker = load_speaker(args, reporter) if sink is not None else None
-    backend = load_backend(args, reporter)
-    describer = None
-    if images and not backend.sees_images:
-        describer, ocr_s = _describe_ahead(images, reporter)
+    manager = build_manager(args, reporter)
+    speaker = load_speaker(args, reporter, manager.persona.voice, manager.persona.rate) if sink else None
+    if images and not manager.backend.sees_images:
+        manager.image_describer, ocr_s = _describe_ahead(images, reporter)
         metrics["ocr_s"] = round(ocr_s, 4)
-    manager = DialogueManager(backend, image_describer=describer)
     turn = manager.begin_turn(question, [image.data for image in images])
     answer = _Answer(show=not reporter.json_mode)
     answer.consume(turn, speaker, sink)
@@ -239,6 +239,7 @@ def _answer(
     if turn.record.error:
         _emit(reporter, {"event": "error", "kind": "llm", "message": turn.record.error})
         return 1
+    manager.close()
     if args.output:
         reporter.info(f"answer written to {args.output}")
     return 0
