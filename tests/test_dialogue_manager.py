@@ -92,3 +92,17 @@ def test_a_model_that_cannot_see_gets_local_facts_and_is_told_so():
     assert "cannot see images" in sent.content and "'EXIT'" in sent.content
     assert not turn.record.images_seen
     assert turn.record.user == "What does the sign say?"
+
+
+def test_warm_up_reads_the_system_prompt_and_remembers_nothing():
+    backend = ScriptedBackend()
+    manager = DialogueManager(backend)
+    manager.warm_up()
+    assert backend.seen[0][0].content == DEFAULT_SYSTEM_PROMPT
+    assert manager.history == []
+
+
+def test_warm_up_survives_a_backend_that_is_down():
+    manager = DialogueManager(ScriptedBackend(fail_after=0))
+    manager.warm_up()
+    assert manager.history == []

@@ -115,6 +115,7 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     config = loop_config(args, realtime)
     transcriber = load_transcriber(args, reporter)
     manager = build_manager(args, reporter)
+    manager.warm_up()
     speaker = load_speaker(args, reporter, manager.persona.voice, manager.persona.rate)
     conversation = VoiceConversation(manager, min_confidence=MIN_CONFIDENCE)
 
