@@ -8,6 +8,7 @@ from hark.commands import (
     devices,
     doctor,
     eval,
+    kiosk,
     personas,
     say,
     stats,
@@ -15,4 +16,4 @@ from hark.commands import (
     transcribe,
 )
 
-COMMANDS = (talk, ask, demo, say, transcribe, devices, doctor, eval, bench, chat, personas, stats)
+COMMANDS = (talk, ask, demo, say, transcribe, devices, doctor, eval, bench, chat, personas, stats, kiosk)

@@ -1,0 +1,162 @@
+"""The kiosk's side of the voice loop's `Conversation`: only what is addressed to Hark gets a reply.
+
+`begin_turn` asks the session whether the utterance is for Hark (wake phrase, follow-up window, push-to-talk)
+and returns None when it is not, so the loop ignores it. An addressed utterance is answered by the dialogue
+manager (with a camera snapshot when the visitor shows something and a camera is configured); a new visitor
+hears the persona's greeting first; the wake phrase said on its own is answered with the greeting, or an
+acknowledgement when the visitor was already greeted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+
+from dialogue.manager import DialogueManager, DialogueTurn
+from hark.conversation import VoiceConversation
+from hark.kiosk.session import Decision, Sessions
+from vision.errors import CameraError
+from vision.intent import refers_to_camera
+from voice.loop import Turn
+from voice.stt import Transcript
+
+ACKNOWLEDGEMENT = "Yes? How can I help?"
+
+
+class _Said:
+    """Fixed words (the acknowledgement), or nothing at all: no model call, nothing to remember."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def pieces(self) -> Iterator[str]:
+        if self.text:
+            yield self.text
+
+    def finish(self, heard: str, interrupted: bool) -> None:
+        pass
+
+
+class SessionTurn:
+    """A turn inside a visitor's session.
+
+    It tells the session while it generates (no idle timeout meanwhile), says the greeting first when asked,
+    and is committed to the conversation only if its session is still the current one when it is finished.
+    """
+
+    def __init__(
+        self,
+        inner: Turn,
+        sessions: Sessions,
+        decision: Decision,
+        greeting: str | None,
+        on_event: Callable[[dict], None],
+    ) -> None:
+        self.inner = inner
+        self.decision = decision
+        self.greeting = greeting
+        self._sessions = sessions
+        self._on_event = on_event
+
+    def pieces(self) -> Iterator[str]:
+        self._sessions.generating(self.decision.session, +1)
+        try:
+            if self.greeting:
+                yield self.greeting + " "
+            yield from self.inner.pieces()
+        finally:
+            self._sessions.generating(self.decision.session, -1)
+
+    def finish(self, heard: str, interrupted: bool) -> None:
+        words = heard.split()
+        greeted = bool(self.greeting) and len(words) >= len(self.greeting.split())
+        rest = " ".join(words[len(self.greeting.split()) :]) if self.greeting else heard
+        committed = self._sessions.finish_turn(
+            self.decision.session, greeted, lambda: self.inner.finish(rest, interrupted)
+        )
+        event = {
+            "event": "turn",
+            "session": self.decision.session,
+            "kind": self.kind,
+            "via": self.decision.how.value,
+            "interrupted": interrupted,
+            "committed": committed,
+        }
+        if isinstance(self.inner, DialogueTurn):
+            record = self.inner.record
+            event |= {
+                "backend": record.backend,
+                "model": record.model,
+                "fallback": record.fallback,
+                "prompt_tokens": record.prompt_tokens,
+                "reply_tokens": record.reply_tokens,
+            }
+            if record.error:
+                event["error"] = record.error
+            if record.guardrail:
+                event["guardrail"] = record.guardrail
+        self._on_event(event)
+
+    @property
+    def kind(self) -> str:
+        if not isinstance(self.inner, DialogueTurn):
+            return "greeting" if self.greeting else "acknowledgement"
+        if self.inner.record.reprompt:
+            return "reprompt"
+        return "refusal" if self.inner.record.blocked else "answer"
+
+
+class KioskConversation:
+    """Implements `voice.loop.Conversation` for the kiosk. `snapshot` takes a camera picture (JPEG bytes)."""
+
+    def __init__(
+        self,
+        sessions: Sessions,
+        manager: DialogueManager,
+        min_confidence: float = 0.0,
+        snapshot: Callable[[], bytes] | None = None,
+        on_event: Callable[[dict], None] = lambda _e: None,
+    ) -> None:
+        self.sessions = sessions
+        self.voice = VoiceConversation(manager, min_confidence)
+        self.snapshot = snapshot
+        self.on_event = on_event
+        self.stopping = False
+        """Set when the kiosk is shutting down: utterances still queued get no reply."""
+
+    @property
+    def manager(self) -> DialogueManager:
+        return self.voice.manager
+
+    def begin_turn(self, transcript: Transcript) -> SessionTurn | None:
+        if self.stopping:
+            return None
+        text = transcript.text.strip()
+        understood = bool(text) and transcript.confidence >= self.voice.min_confidence
+        decision = self.sessions.decide(text, understood)
+        if not decision.addressed:
+            return None
+        greeting = self.manager.persona.greeting if decision.greet else None
+        if decision.wake_only:
+            inner: Turn = _Said("" if greeting else ACKNOWLEDGEMENT)
+        else:
+            inner = self._dialogue_turn(dataclasses.replace(transcript, text=decision.text))
+        return SessionTurn(inner, self.sessions, decision, greeting, self.on_event)
+
+    def _dialogue_turn(self, transcript: Transcript) -> DialogueTurn:
+        images = self._look(transcript.text)
+        if not images:
+            return self.voice.begin_turn(transcript)
+        turn = self.manager.begin_turn(transcript.text, images)
+        turn.record.stt_confidence = transcript.confidence
+        return turn
+
+    def _look(self, text: str) -> list[bytes]:
+        """A camera snapshot when the visitor asks about something they show, if there is a camera."""
+        if self.snapshot is None or not text or not refers_to_camera(text):
+            return []
+        try:
+            return [self.snapshot()]
+        except CameraError as exc:
+            self.on_event({"event": "error", "kind": "camera", "message": str(exc)})
+            return []
