@@ -7,7 +7,6 @@ here are what tests, demos and a service manager need to pass directly.
 from __future__ import annotations
 
 import argparse
-import os
 
 from hark.config import load_config
 from hark.errors import UserError
@@ -41,9 +40,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, reporter: Reporter) -> int:
-    # Before any model library loads: idle OpenMP threads must sleep, not spin. On two cores, llama.cpp's
-    # spinning workers otherwise starve Whisper and Piper (measured: STT 0.5 s -> 18 s per turn).
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     config = load_config(args.config)
     if args.health_port is not None and not 0 <= args.health_port <= 65535:
         raise UserError(f"--health-port must be a port number from 0 to 65535 (got {args.health_port})")
