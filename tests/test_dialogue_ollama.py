@@ -14,6 +14,7 @@ import pytest
 from fake_ollama import FakeModel, FakeOllama, echo_reply
 from PIL import Image
 
+from dialogue.backends.base import GenerationOptions
 from dialogue.manager import IMAGES_NOT_SEEN
 from dialogue.memory import CHARS_PER_TOKEN, SUMMARY_HEADER, SUMMARY_INSTRUCTIONS, Budget, estimate_tokens
 from dialogue.messages import Message
@@ -62,7 +63,10 @@ def test_the_persona_system_prompt_leads_every_request(fake_ollama, home):
     concierge = load_persona("concierge")
     for body in fake_ollama.chats():
         assert body["messages"][0] == {"role": "system", "content": concierge.system_prompt}
-        assert body["options"]["num_ctx"] == 8192 and body["options"]["num_predict"] == 200
+        assert (
+            body["options"]["num_ctx"] == 8192
+            and body["options"]["num_predict"] == GenerationOptions().max_tokens
+        )
     assert [m["role"] for m in fake_ollama.chats()[-1]["messages"]] == ["system", "user", "assistant", "user"]
     manager.close()
 
