@@ -4,7 +4,8 @@ import os
 
 __version__ = "0.1.0"
 
-# Before any model library loads: idle OpenMP threads (llama.cpp, CTranslate2) must sleep, not spin. On two
-# cores spinning workers starve Whisper and Piper: measured in the kiosk, STT 0.5 s -> 18 s per turn; in
-# `hark bench latency`, 1.42 s -> 1.11 s median end of speech to first audio against forced spinning.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Before any model library loads: idle OpenMP workers (llama.cpp, CTranslate2 each bring a libgomp) may spin
+# only briefly. Spinning long, they starve the other models on two cores (seen in the kiosk: STT 0.5 s ->
+# 18 s per turn); not spinning at all (OMP_WAIT_POLICY=PASSIVE) makes llama.cpp 3-4x slower per token
+# (12 -> 49 ms on SmolLM2). 10,000 spins keeps llama.cpp at full speed.
+os.environ.setdefault("GOMP_SPINCOUNT", "10000")

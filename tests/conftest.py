@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as `hark` does: see hark/__init__.py
+os.environ.setdefault("GOMP_SPINCOUNT", "10000")  # as `hark` does: see hark/__init__.py
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
