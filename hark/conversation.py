@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from dialogue.manager import DialogueManager, DialogueTurn
+from vision.errors import CameraError
+from vision.intent import refers_to_camera
 from voice.stt import Transcript
 
 
@@ -14,16 +18,36 @@ class VoiceConversation:
     analytics row gets the loop's stage latencies (endpointing, STT, TTS, end of speech to first audio).
     """
 
-    def __init__(self, manager: DialogueManager, min_confidence: float = 0.0) -> None:
+    def __init__(
+        self,
+        manager: DialogueManager,
+        min_confidence: float = 0.0,
+        snapshot: Callable[[], bytes] | None = None,
+        on_camera_error: Callable[[CameraError], None] = lambda _exc: None,
+    ) -> None:
         self.manager = manager
         self.min_confidence = min_confidence
+        self.snapshot = snapshot
+        """Takes a camera picture (JPEG bytes) for questions about what the user shows ("what is this?")."""
+        self.on_camera_error = on_camera_error
 
     def begin_turn(self, transcript: Transcript) -> DialogueTurn:
         if not transcript.text.strip() or transcript.confidence < self.min_confidence:
             return self.manager.reprompt(transcript.text, transcript.confidence)
-        turn = self.manager.begin_turn(transcript.text)
+        turn = self.manager.begin_turn(transcript.text, self._look(transcript.text))
         turn.record.stt_confidence = transcript.confidence
         return turn
+
+    def _look(self, text: str) -> list[bytes]:
+        """A fresh camera frame when the question is about what the user shows; the turn goes on without
+        one (and the error is reported) when the camera fails."""
+        if self.snapshot is None or not refers_to_camera(text):
+            return []
+        try:
+            return [self.snapshot()]
+        except CameraError as exc:
+            self.on_camera_error(exc)
+            return []
 
     def on_event(self, event: dict) -> None:
         """A loop event; `metrics` (sent right after a turn is finished) completes that turn's latencies."""

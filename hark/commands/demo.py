@@ -47,6 +47,7 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
         barge_in_min=0.4,
         no_partials=False,
         no_speculation=False,
+        camera=None,
     )
     talk.run(talk_args, reporter)
     if not args.no_play:

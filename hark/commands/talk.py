@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
+from collections.abc import Callable
 
 from hark.commands.common import add_json_arg, add_llm_args
 from hark.conversation import VoiceConversation
@@ -12,6 +13,7 @@ from hark.dialogue_setup import add_dialogue_args, build_manager
 from hark.errors import UserError
 from hark.report import Reporter
 from hark.stack import load_speaker, load_transcriber
+from vision.camera import parse_device, snapshot
 from voice.endpointer import EndpointerConfig
 from voice.loop import LoopConfig, TurnTaking, VoiceLoop
 from voice.player import Player
@@ -51,6 +53,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="SECONDS",
         help="with --turn-taking barge-in: how much speech interrupts Hark (0.4)",
     )
+    p.add_argument(
+        "--camera",
+        metavar="DEVICE",
+        help="camera index or video path: questions like 'what am I holding?' get a fresh frame",
+    )
     p.add_argument("--no-partials", action="store_true", help="do not transcribe while you speak")
     p.add_argument(
         "--no-speculation",
@@ -78,6 +85,24 @@ def open_source(args: argparse.Namespace, reporter: Reporter) -> AudioSource:
         reporter.info("microphone is back")
 
     return ReconnectingSource(lambda: MicSource(args.mic), lost, back)
+
+
+def camera_snapshot(args: argparse.Namespace) -> Callable[[], bytes] | None:
+    if not getattr(args, "camera", None):
+        return None
+    device = parse_device(args.camera)
+    return lambda: snapshot(device).data
+
+
+def camera_failed(reporter: Reporter) -> Callable[[Exception], None]:
+    """In a live session a camera problem is said and the turn goes on without the picture."""
+
+    def report(exc: Exception) -> None:
+        reporter.event(
+            {"event": "error", "kind": "camera", "message": f"{exc}; answering without the picture"}
+        )
+
+    return report
 
 
 def make_vad(args: argparse.Namespace) -> FrameVad:
@@ -117,7 +142,7 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     manager = build_manager(args, reporter)
     manager.warm_up()
     speaker = load_speaker(args, reporter, manager.persona.voice, manager.persona.rate)
-    conversation = VoiceConversation(manager, min_confidence=MIN_CONFIDENCE)
+    conversation = VoiceConversation(manager, MIN_CONFIDENCE, camera_snapshot(args), camera_failed(reporter))
 
     def on_event(event: dict) -> None:
         reporter.event(event)

@@ -15,8 +15,6 @@ from collections.abc import Callable, Iterator
 from dialogue.manager import DialogueManager, DialogueTurn
 from hark.conversation import VoiceConversation
 from hark.kiosk.session import Decision, Sessions
-from vision.errors import CameraError
-from vision.intent import refers_to_camera
 from voice.loop import Turn
 from voice.stt import Transcript
 
@@ -118,8 +116,11 @@ class KioskConversation:
         on_event: Callable[[dict], None] = lambda _e: None,
     ) -> None:
         self.sessions = sessions
-        self.voice = VoiceConversation(manager, min_confidence)
-        self.snapshot = snapshot
+
+        def camera_failed(exc: Exception) -> None:
+            on_event({"event": "error", "kind": "camera", "message": str(exc)})
+
+        self.voice = VoiceConversation(manager, min_confidence, snapshot, camera_failed)
         self.on_event = on_event
         self.stopping = False
         """Set when the kiosk is shutting down: utterances still queued get no reply."""
@@ -144,19 +145,4 @@ class KioskConversation:
         return SessionTurn(inner, self.sessions, decision, greeting, self.on_event)
 
     def _dialogue_turn(self, transcript: Transcript) -> DialogueTurn:
-        images = self._look(transcript.text)
-        if not images:
-            return self.voice.begin_turn(transcript)
-        turn = self.manager.begin_turn(transcript.text, images)
-        turn.record.stt_confidence = transcript.confidence
-        return turn
-
-    def _look(self, text: str) -> list[bytes]:
-        """A camera snapshot when the visitor asks about something they show, if there is a camera."""
-        if self.snapshot is None or not text or not refers_to_camera(text):
-            return []
-        try:
-            return [self.snapshot()]
-        except CameraError as exc:
-            self.on_event({"event": "error", "kind": "camera", "message": str(exc)})
-            return []
+        return self.voice.begin_turn(transcript)
