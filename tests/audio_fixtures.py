@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import wave
 from pathlib import Path
 
 import numpy as np
 
 from voice import SAMPLE_RATE
-from voice.decode import resample
-
-
-def write_wav(path: Path, samples: np.ndarray, rate: int = SAMPLE_RATE) -> Path:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(samples.astype(np.int16).tobytes())
-    return path
+from voice.decode import resample, write_wav
 
 
 def spoken(speaker, text: str) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -57,3 +58,13 @@ def resample(audio: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
     if audio.dtype == np.int16:
         return np.clip(np.round(out), -32768, 32767).astype(np.int16)
     return out.astype(np.float32)
+
+
+def write_wav(path: str | os.PathLike, samples: np.ndarray, rate: int = SAMPLE_RATE) -> Path:
+    """Mono int16 WAV."""
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(samples.astype(np.int16).tobytes())
+    return Path(path)

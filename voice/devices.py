@@ -77,3 +77,14 @@ def open_error(what: str, device: int | None, exc: Exception) -> AudioDeviceErro
     name = "the default device" if device is None else f"device {device}"
     kind = "input" if what == "microphone" else "output"
     return AudioDeviceError(f"could not open the {what} ({name}): {exc}; {hint(kind)}")
+
+
+def close_stream(stream) -> None:
+    """Stop and close a sounddevice stream, ignoring the errors of a device that is already gone."""
+    if stream is None:
+        return
+    try:
+        stream.stop()
+        stream.close()
+    except Exception:
+        pass

@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 
 from voice.decode import resample
-from voice.devices import find_device, open_error
+from voice.devices import close_stream, find_device, open_error
 
 BLOCK_S = 0.04
 """Playback granularity: a stop request takes effect within one block."""
@@ -139,9 +139,4 @@ class SpeakerSink:
 
     def close(self) -> None:
         stream, self._stream = self._stream, None
-        if stream is not None:
-            try:
-                stream.stop()
-                stream.close()
-            except Exception:
-                pass
+        close_stream(stream)

@@ -17,7 +17,7 @@ import numpy as np
 
 from voice import SAMPLE_RATE
 from voice.decode import decode_file, resample, to_int16
-from voice.devices import find_device, open_error
+from voice.devices import close_stream, find_device, open_error
 from voice.errors import AudioDeviceError
 from voice.vad import FRAME_S, FRAME_SAMPLES
 
@@ -127,12 +127,7 @@ class MicSource:
 
     def _stop_stream(self) -> None:
         stream, self._stream = self._stream, None
-        if stream is not None:
-            try:
-                stream.stop()
-                stream.close()
-            except Exception:
-                pass
+        close_stream(stream)
 
     def close(self) -> None:
         self._closed.set()

@@ -21,9 +21,10 @@ from dialogue.backends.base import ChatBackend, GenerationOptions
 from dialogue.backends.embedded import EmbeddedBackend
 from dialogue.manager import DialogueManager
 from hark.benchmark.baseline import run_sequential
-from hark.benchmark.recording import QUESTIONS, Recording, make_recording, write_wav
+from hark.benchmark.recording import QUESTIONS, Recording, make_recording
 from hark.benchmark.sinks import TimingSink
 from hark.conversation import VoiceConversation
+from voice.decode import write_wav
 from voice.endpointer import EndpointerConfig
 from voice.loop import LoopConfig, TurnTaking, VoiceLoop
 from voice.player import Player

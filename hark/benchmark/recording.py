@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from voice import SAMPLE_RATE
-from voice.decode import resample
+from voice.decode import resample, write_wav
 from voice.tts import Speaker
 
 QUESTIONS = (
@@ -61,13 +60,3 @@ def make_recording(
         parts += [audio, np.zeros(int(gap_s * SAMPLE_RATE), np.int16)]
         t += (audio.size + int(gap_s * SAMPLE_RATE)) / SAMPLE_RATE
     return Recording(write_wav(path, np.concatenate(parts)), list(questions), ends, starts)
-
-
-def write_wav(path: Path, samples: np.ndarray) -> Path:
-    """16 kHz mono int16 WAV."""
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SAMPLE_RATE)
-        w.writeframes(samples.astype(np.int16).tobytes())
-    return path
