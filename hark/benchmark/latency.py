@@ -12,6 +12,7 @@ import resource
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,11 +85,11 @@ def _latencies(recording: Recording, source: FileSource, sink: TimingSink) -> li
     return out
 
 
-def run_hark(stack: Stack, recording: Recording, config: LoopConfig) -> tuple[list[float], list[dict]]:
-    source = FileSource(recording.path, paced=True)
-    sink = TimingSink()
-    player = Player(sink, realtime=False)
-    events: list[dict] = []
+def _listen(
+    stack: Stack, source: FileSource, sink: TimingSink, config: LoopConfig, on_event: Callable[[dict], None]
+) -> None:
+    """Hark's loop over `source` until it ends: the stack's models, a fresh conversation per turn."""
+    player = Player(sink, realtime=sink.realtime)
     loop = VoiceLoop(
         source,
         player,
@@ -97,10 +98,17 @@ def run_hark(stack: Stack, recording: Recording, config: LoopConfig) -> tuple[li
         stack.speaker,
         _FreshConversation(stack),
         config,
-        on_event=events.append,
+        on_event,
     )
     loop.run()
     player.close()
+
+
+def run_hark(stack: Stack, recording: Recording, config: LoopConfig) -> tuple[list[float], list[dict]]:
+    source = FileSource(recording.path, paced=True)
+    sink = TimingSink()
+    events: list[dict] = []
+    _listen(stack, source, sink, config, events.append)
     return _latencies(recording, source, sink), events
 
 
@@ -118,14 +126,9 @@ def idle_cpu_share(stack: Stack, config: LoopConfig, seconds: float = 6.0) -> fl
     with tempfile.TemporaryDirectory() as tmp:
         path = write_wav(Path(tmp) / "silence.wav", np.zeros(int(seconds * 16_000), np.int16))
         source = FileSource(path, paced=True, tail_silence_s=0.0)
-        player = Player(TimingSink(), realtime=False)
-        loop = VoiceLoop(
-            source, player, WebRtcVad(2), stack.transcriber, stack.speaker, _FreshConversation(stack), config
-        )
         cpu0, wall0 = time.process_time(), time.monotonic()
-        loop.run()
+        _listen(stack, source, TimingSink(), config, lambda _event: None)
         cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
-        player.close()
     return cpu / wall
 
 
@@ -140,7 +143,6 @@ def barge_in_stop(stack: Stack, config: LoopConfig, tmp: Path) -> dict[str, floa
     )
     source = FileSource(recording.path, paced=True)
     sink = TimingSink(realtime=True)
-    player = Player(sink, realtime=True)
     barge_config = LoopConfig(
         endpointer=config.endpointer, turn_taking=TurnTaking.BARGE_IN, barge_in_min_s=config.barge_in_min_s
     )
@@ -150,17 +152,7 @@ def barge_in_stop(stack: Stack, config: LoopConfig, tmp: Path) -> dict[str, floa
         if event["event"] == "barge_in":
             detections.append(time.monotonic())
 
-    VoiceLoop(
-        source,
-        player,
-        WebRtcVad(2),
-        stack.transcriber,
-        stack.speaker,
-        _FreshConversation(stack),
-        barge_config,
-        on_event=on_event,
-    ).run()
-    player.close()
+    _listen(stack, source, sink, barge_config, on_event)
     assert source.started_at is not None
     if not sink.stop_times or not detections:
         return {"from_speech_s": None, "from_detection_s": None}

@@ -165,10 +165,14 @@ class Transcript:
 
     def check(self, outcome: Outcome, services: Services) -> Check:
         wer = word_error_rate(self.text, outcome.user)
-        status = Status.PASS if wer <= self.wer_max else Status.FAIL
-        sign = "≤" if status is Status.PASS else ">"
-        heard = _quote(outcome.user)
-        return Check(self.key, status, f"WER {wer:.2f} {sign} {self.wer_max:.2f}: heard {heard}")
+        return _at_most(self.key, "WER", wer, self.wer_max, f": heard {_quote(outcome.user)}")
+
+
+def _at_most(key: str, label: str, value: float, limit: float, detail: str = "", unit: str = "") -> Check:
+    """Pass when `value` is within `limit`; the reason shows both, e.g. `first audio 0.91s ≤ 3.00s`."""
+    status = Status.PASS if value <= limit else Status.FAIL
+    sign = "≤" if status is Status.PASS else ">"
+    return Check(key, status, f"{label} {value:.2f}{unit} {sign} {limit:.2f}{unit}{detail}")
 
 
 @dataclass(frozen=True)
@@ -185,9 +189,7 @@ class MaxLatency:
             label, value = "first token", outcome.first_token_s
         if value is None:
             return Check(self.key, Status.FAIL, f"no {label}: the turn produced no reply")
-        status = Status.PASS if value <= self.seconds else Status.FAIL
-        sign = "≤" if status is Status.PASS else ">"
-        return Check(self.key, status, f"{label} {value:.2f}s {sign} {self.seconds:.2f}s")
+        return _at_most(self.key, label, value, self.seconds, unit="s")
 
 
 @dataclass(frozen=True)
