@@ -41,7 +41,7 @@ test: install
 	$(PY) -m pytest -q -p no:cacheprovider
 
 bench: install
-	$(PY) -m bench.latency --json
+	$(VENV)/bin/hark bench latency --json
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,14 +1,14 @@
-"""Hark's configuration: one TOML file (`hark.toml`, every key documented there), then environment variables.
+"""Hark's one configuration, for every command: defaults → `hark.toml` → `HARK_*` variables → flags.
 
-Each `[section]` of the file is a typed dataclass here; `HARK_<SECTION>_<KEY>` (e.g.
-`HARK_KIOSK_IDLE_TIMEOUT_S=45`) overrides one key. An environment value is read as a TOML value when it is
-one (`45`, `true`, `["hey hark"]`), otherwise as text; a list may also be given as comma-separated text.
+The file is `--config FILE`, else `$HARK_HOME/hark.toml` when it exists (every key is documented in the
+`hark.toml` at the top of the repository). Each `[section]` is a typed dataclass here (`[guardrails]` is
+`dialogue.guardrails.GuardrailConfig`); `HARK_<SECTION>_<KEY>` (e.g. `HARK_KIOSK_IDLE_TIMEOUT_S=45`)
+overrides one key, read as a TOML value when it is one (`45`, `true`, `["hey hark"]`), otherwise as text (a
+list may be comma-separated text); a command-line flag (see `hark.commands.common`) overrides both.
 Everything is checked at start: a wrong type, a value out of range, an unknown section or key stops the
-command with one line naming the file (or variable), the key and the value.
+command with one line naming where the value came from (file and line, variable, or flag).
 
-The `[dialogue]`, `[recovery]`, `[guardrails]` and `[privacy]` tables belong to the dialogue side: they are
-validated by `hark.dialogue_setup.DialogueSettings` (guardrails as `dialogue.guardrails.GuardrailConfig`)
-and handed to `build_manager` as they are, so the same file serves `hark chat --config` too.
+Every value remembers its origin, so `hark config show` can say why a setting has the value it has.
 """
 
 from __future__ import annotations
@@ -16,28 +16,31 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from dialogue.backends.select import LLM_CHOICES
 from dialogue.errors import DialogueError
+from dialogue.guardrails import GuardrailConfig
 from dialogue.toml import tomllib
-from hark.dialogue_setup import DialogueSettings
 from hark.errors import UserError
+from hark.paths import data_dir
 from vision.image import DEFAULT_LIMITS
 from voice.endpointer import EndpointerConfig
 from voice.loop import LoopConfig, TurnTaking
-from voice.stt import SttConfig
 
 ENV_PREFIX = "HARK_"
-DIALOGUE_TABLES = ("dialogue", "recovery", "guardrails", "privacy")
-"""Tables owned by the dialogue side (`hark.dialogue_setup`), checked by `DialogueSettings`."""
+CONFIG_NAME = "hark.toml"
 LOG_LEVELS = ("debug", "info", "warning", "error")
+STT_ENGINES = ("whisper",)
+TTS_ENGINES = ("piper",)
 
 
 class ConfigError(UserError):
-    """A configuration that cannot be used; the message names where it came from."""
+    """A configuration that cannot be used; the message names where the value came from."""
 
 
 def _setting(default: Any, means: str | None = None, valid: Callable[[Any], bool] | None = None) -> Any:
@@ -61,6 +64,10 @@ def _one_of(default: str, choices: tuple[str, ...]) -> Any:
     return _setting(default, "one of " + ", ".join(f'"{c}"' for c in choices), lambda v: v in choices)
 
 
+def _whole(default: int, low: int, high: int) -> Any:
+    return _setting(default, f"a whole number from {low} to {high}", lambda v: low <= v <= high)
+
+
 @dataclass(frozen=True)
 class AudioSettings:
     input: str = ""
@@ -82,10 +89,19 @@ class VadSettings:
 
 @dataclass(frozen=True)
 class SttSettings:
-    model: str = SttConfig.model
-    min_confidence: float = _between(0.0, 0, 1)
+    engine: str = _one_of("whisper", STT_ENGINES)
+    model: str = "bundled"
+    min_confidence: float = _between(0.4, 0, 1)
+    """Transcripts Whisper is less sure of get a "say that again" instead of an answer."""
     partials: bool = True
     speculate: bool = True
+
+
+@dataclass(frozen=True)
+class TtsSettings:
+    engine: str = _one_of("piper", TTS_ENGINES)
+    voice: str = ""
+    """A Piper `.onnx` voice; empty: the persona's voice, else the bundled one."""
 
 
 @dataclass(frozen=True)
@@ -94,15 +110,39 @@ class LlmSettings:
     model: str = ""
     """The Ollama model (empty: the default); with backend "embedded", a GGUF path (empty: bundled)."""
     ollama_host: str = ""
+    timeout_s: float = _between(60.0, 1, 600)
+    """Longest wait for the model server to answer a request."""
 
 
 @dataclass(frozen=True)
 class VisionSettings:
     camera: str = ""
-    """A camera index or video device path for snapshots when a visitor shows something; empty: none."""
-    max_side: int = _setting(
-        DEFAULT_LIMITS.max_side, "a whole number from 16 to 8192", lambda v: 16 <= v <= 8192
-    )
+    """A camera index or video device path for snapshots when a user shows something; empty: none."""
+    max_side: int = _whole(DEFAULT_LIMITS.max_side, 16, 8192)
+
+
+@dataclass(frozen=True)
+class DialogueSettings:
+    persona: str = ""
+    """A built-in name, a name in $HARK_HOME/personas, or a .toml path; empty: the default persona."""
+    vision_model: str = ""
+    max_history_messages: int = _whole(20, 0, 1000)
+    summarise: bool = True
+    summary_tokens: int = _whole(160, 16, 4096)
+
+
+@dataclass(frozen=True)
+class RecoverySettings:
+    retries: int = _whole(2, 0, 10)
+    backoff_s: float = _between(0.25, 0, 30)
+    cooldown_s: float = _not_negative(30.0)
+    fallback: bool = True
+
+
+@dataclass(frozen=True)
+class PrivacySettings:
+    log: bool = True
+    retention_days: float = _setting(30.0, "0 (keep everything) or more", lambda v: v >= 0)
 
 
 @dataclass(frozen=True)
@@ -114,7 +154,7 @@ class KioskSettings:
     idle_timeout_s: float = _positive(30.0)
     greeting: bool = True
     health_host: str = _setting("127.0.0.1", "a host name or address", lambda v: bool(v.strip()))
-    health_port: int = _setting(8765, "a port number from 0 to 65535", lambda v: 0 <= v <= 65535)
+    health_port: int = _whole(8765, 0, 65535)
 
 
 @dataclass(frozen=True)
@@ -128,12 +168,29 @@ SECTIONS: dict[str, type] = {
     "audio": AudioSettings,
     "vad": VadSettings,
     "stt": SttSettings,
+    "tts": TtsSettings,
     "llm": LlmSettings,
     "vision": VisionSettings,
+    "dialogue": DialogueSettings,
+    "recovery": RecoverySettings,
+    "guardrails": GuardrailConfig,
+    "privacy": PrivacySettings,
     "kiosk": KioskSettings,
     "logging": LoggingSettings,
 }
+"""Every section, in the order of the documented `hark.toml`."""
 _TYPE_MEANS = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a value came from: `file` (with its path), `env` (the variable) or `flag` (the option)."""
+
+    kind: str
+    where: str
+
+
+DEFAULT = Origin("default", "")
 
 
 @dataclass(frozen=True)
@@ -141,29 +198,46 @@ class HarkConfig:
     audio: AudioSettings = field(default_factory=AudioSettings)
     vad: VadSettings = field(default_factory=VadSettings)
     stt: SttSettings = field(default_factory=SttSettings)
+    tts: TtsSettings = field(default_factory=TtsSettings)
     llm: LlmSettings = field(default_factory=LlmSettings)
     vision: VisionSettings = field(default_factory=VisionSettings)
+    dialogue: DialogueSettings = field(default_factory=DialogueSettings)
+    recovery: RecoverySettings = field(default_factory=RecoverySettings)
+    guardrails: GuardrailConfig = field(default_factory=GuardrailConfig)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
     kiosk: KioskSettings = field(default_factory=KioskSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
-    dialogue: DialogueSettings = field(default_factory=DialogueSettings)
-    tables: Mapping[str, Any] = field(default_factory=dict)
-    """The dialogue tables as given (file and environment), for `hark.dialogue_setup.build_manager`."""
     source: str = "defaults"
-    """The file it was read from."""
+    """The file it was read from, or "defaults"."""
+    origins: Mapping[str, Origin] = field(default_factory=dict)
+    """`section.key` → where its value came from; keys left at their default are absent."""
+    flags: Mapping[str, tuple[str, Any]] = field(default_factory=dict)
+    """The command-line overrides it was built with (`section.key` → (flag, value)), kept for reloads."""
+
+    def value(self, key: str) -> Any:
+        section, _, name = key.partition(".")
+        return getattr(getattr(self, section), name)
+
+    def origin(self, key: str) -> Origin:
+        return self.origins.get(key, DEFAULT)
+
+    def setting_names(self) -> list[str]:
+        return [f"{name}.{f.name}" for name, cls in SECTIONS.items() for f in dataclasses.fields(cls)]
 
     def changes(self, other: HarkConfig) -> list[str]:
         """The `section.key` names whose values differ in `other`."""
-        changed = [
-            f"{name}.{f.name}"
-            for name in SECTIONS
-            for f in dataclasses.fields(getattr(self, name))
-            if getattr(getattr(self, name), f.name) != getattr(getattr(other, name), f.name)
-        ]
-        for table in DIALOGUE_TABLES:
-            mine, theirs = self.tables.get(table, {}), other.tables.get(table, {})
-            keys = sorted(set(mine) | set(theirs))
-            changed += [f"{table}.{k}" for k in keys if mine.get(k) != theirs.get(k)]
-        return changed
+        return [key for key in self.setting_names() if self.value(key) != other.value(key)]
+
+    def replaced(self, key: str, value: Any) -> HarkConfig:
+        """This configuration with one value set by the program (e.g. an eval suite's persona)."""
+        section, _, name = key.partition(".")
+        return dataclasses.replace(
+            self, **{section: dataclasses.replace(getattr(self, section), **{name: value})}
+        )
+
+    def reload(self, environ: Mapping[str, str] | None = None) -> HarkConfig:
+        """The same file, variables and flags, read again."""
+        return load_config(None if self.source == "defaults" else self.source, environ, self.flags)
 
 
 def _describe(value: Any) -> str:
@@ -179,24 +253,39 @@ def _check(where: str, name: str, f: dataclasses.Field, value: Any) -> Any:
         ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) and v.strip() for v in value)
         value = tuple(v.strip() for v in value) if ok else value
     elif kind is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value  # not NaN
         value = float(value) if ok else value
     else:
         ok = isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
     valid = f.metadata.get("valid")
     if not ok or (valid is not None and not valid(value)):
-        raise ConfigError(f"{where}: {name}.{f.name} must be {means} (got {_describe(value)})")
+        raise ConfigError(f"{where} {name}.{f.name}: must be {means} (got {_describe(value)})")
     return value
 
 
-def _build_section(name: str, table: Mapping[str, Any], origins: Mapping[str, str]) -> Any:
+def _guardrails(table: Mapping[str, Any], origins: Mapping[str, Origin]) -> GuardrailConfig:
+    try:
+        return GuardrailConfig.from_mapping(table)
+    except DialogueError as exc:
+        where = ", ".join(sorted({o.where for o in origins.values()})) or "defaults"
+        raise ConfigError(f"{where} {exc}") from None
+
+
+def _build_section(name: str, table: Mapping[str, Any], origins: Mapping[str, Origin]) -> Any:
     cls = SECTIONS[name]
+    if cls is GuardrailConfig:
+        return _guardrails(table, {k: origins[f"{name}.{k}"] for k in table})
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(table) - set(fields))
     if unknown:
-        where = origins[unknown[0]]
-        raise ConfigError(f"{where}: unknown key {name}.{unknown[0]} (allowed: {', '.join(fields)})")
-    return cls(**{key: _check(origins[key], name, fields[key], value) for key, value in table.items()})
+        where = origins[f"{name}.{unknown[0]}"].where
+        raise ConfigError(f"{where} {name}.{unknown[0]}: unknown key (allowed: {', '.join(fields)})")
+    return cls(
+        **{
+            key: _check(origins[f"{name}.{key}"].where, name, fields[key], value)
+            for key, value in table.items()
+        }
+    )
 
 
 def _env_value(raw: str, default: Any) -> Any:
@@ -212,50 +301,94 @@ def _env_value(raw: str, default: Any) -> Any:
     return value
 
 
-def _read_file(path: str) -> dict[str, Any]:
+def _defaults(section: str) -> dict[str, Any]:
+    return {f.name: f.default for f in dataclasses.fields(SECTIONS[section])}
+
+
+def _line_of(text: str, section: str, key: str | None = None) -> int | None:
+    """The line of `[section]` (or of `key` inside it) in a TOML text, for errors that point at the file."""
+    current = None
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if header := re.match(r"\[\s*([^\]\s]+)\s*\]", stripped):
+            current = header.group(1)
+            if key is None and current == section:
+                return number
+        elif key is not None and current == section and re.match(rf"{re.escape(key)}\s*=", stripped):
+            return number
+    return None
+
+
+def read_file(path: str) -> tuple[dict[str, Any], str]:
+    """The parsed file and its text (for line numbers)."""
     try:
-        with open(os.path.expanduser(path), "rb") as f:
-            return tomllib.load(f)
+        raw = Path(os.path.expanduser(path)).read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
     except IsADirectoryError:
         raise ConfigError(f"{path} is a directory, not a config file") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config file {path}: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (a config file is UTF-8 TOML)") from None
+    try:
+        return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the config file {path}: {exc}") from None
 
 
-def load_config(path: str | None = None, environ: Mapping[str, str] | None = None) -> HarkConfig:
-    """The configuration from `path` (None: defaults only) with `HARK_*` overrides from `environ`."""
+def default_path(environ: Mapping[str, str] | None = None) -> str | None:
+    """`$HARK_HOME/hark.toml` (or the data folder's) when it exists: the file used without `--config`."""
+    path = data_dir(environ) / CONFIG_NAME
+    return str(path) if path.is_file() else None
+
+
+def load_config(
+    path: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    flags: Mapping[str, tuple[str, Any]] | None = None,
+) -> HarkConfig:
+    """The configuration from `path` (None: defaults only), then `HARK_*` in `environ`, then `flags`
+    (`section.key` → (the flag as typed, its value))."""
     environ = os.environ if environ is None else environ
+    flags = dict(flags or {})
+    data, text = read_file(path) if path else ({}, "")
     source = path or "defaults"
-    data = _read_file(path) if path else {}
-    known = (*SECTIONS, *DIALOGUE_TABLES)
+    tables: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
+    origins: dict[str, Origin] = {}
     for name, table in data.items():
-        if name not in known or not isinstance(table, dict):
-            what = f"unknown section [{name}]" if name not in known else f"[{name}] must be a table"
-            raise ConfigError(f"{source}: {what} (allowed: {', '.join(known)})")
-    tables: dict[str, dict[str, Any]] = {name: dict(data.get(name, {})) for name in known}
-    origins: dict[str, dict[str, str]] = {name: dict.fromkeys(tables[name], source) for name in known}
+        line = _line_of(text, name)
+        at = f"{source}:{line}" if line else source
+        if name not in SECTIONS or not isinstance(table, dict):
+            what = "unknown section" if name not in SECTIONS else "must be a table"
+            raise ConfigError(f"{at} [{name}]: {what} (allowed: {', '.join(SECTIONS)})")
+        for key, value in table.items():
+            tables[name][key] = value
+            line = _line_of(text, name, key)
+            origins[f"{name}.{key}"] = Origin("file", f"{source}:{line}" if line else source)
     for var in sorted(v for v in environ if v.startswith(ENV_PREFIX)):
-        section, _, key = var.removeprefix(ENV_PREFIX).lower().partition("_")
-        if section not in known or not key:
+        section, key = _env_key(var)
+        if section is None:
             continue  # e.g. HARK_HOME: not a setting
-        if section in SECTIONS:
-            defaults = {f.name: f.default for f in dataclasses.fields(SECTIONS[section])}
-            if key not in defaults:
-                raise ConfigError(f"{var}: unknown key {section}.{key} (allowed: {', '.join(defaults)})")
-            tables[section][key] = _env_value(environ[var], defaults[key])
-        else:
-            tables[section][key] = _env_value(environ[var], None)
-        origins[section][key] = var
-    sections = {name: _build_section(name, tables[name], origins[name]) for name in SECTIONS}
-    dialogue_tables = {name: tables[name] for name in DIALOGUE_TABLES if tables[name]}
-    try:
-        dialogue = DialogueSettings.from_config(dialogue_tables)
-    except DialogueError as exc:
-        overrides = sorted({o for t in DIALOGUE_TABLES for o in origins[t].values() if o != source})
-        where = source + (f" with {', '.join(overrides)}" if overrides else "")
-        raise ConfigError(f"{where}: {exc}") from None
-    return HarkConfig(**sections, dialogue=dialogue, tables=dialogue_tables, source=source)
+        defaults = _defaults(section)
+        if key not in defaults:
+            raise ConfigError(f"{var} {section}.{key}: unknown key (allowed: {', '.join(defaults)})")
+        tables[section][key] = _env_value(environ[var], defaults[key])
+        origins[f"{section}.{key}"] = Origin("env", var)
+    for key, (flag, value) in flags.items():
+        section, _, name = key.partition(".")
+        tables[section][name] = value
+        origins[key] = Origin("flag", flag)
+    sections = {name: _build_section(name, tables[name], origins) for name in SECTIONS}
+    return HarkConfig(**sections, source=source, origins=origins, flags=flags)
+
+
+def _env_key(var: str) -> tuple[str | None, str]:
+    """`HARK_STT_MIN_CONFIDENCE` → ("stt", "min_confidence"); (None, "") for a variable that is no setting."""
+    rest = var.removeprefix(ENV_PREFIX).lower()
+    for section in SECTIONS:
+        if rest.startswith(section + "_") and len(rest) > len(section) + 1:
+            return section, rest[len(section) + 1 :]
+    return None, ""

@@ -17,7 +17,7 @@ import soundfile
 from audio_fixtures import conversation_wav
 from pulse import PulseServer
 
-from voice.wer import word_error_rate
+from hark.evaluation.wer import word_error_rate
 
 pytestmark = [pytest.mark.integration, pytest.mark.device]
 

@@ -19,8 +19,9 @@ from dialogue.manager import IMAGES_NOT_SEEN
 from dialogue.memory import CHARS_PER_TOKEN, SUMMARY_HEADER, SUMMARY_INSTRUCTIONS, Budget, estimate_tokens
 from dialogue.messages import Message
 from dialogue.persona import load_persona
+from hark.assembly import build_manager
 from hark.cli import build_parser
-from hark.dialogue_setup import build_manager
+from hark.commands.common import config_from_args
 from hark.report import Reporter
 
 NOTES = "NOTES: the user is planning a trip to Lisbon."
@@ -44,10 +45,11 @@ def home(tmp_path, monkeypatch):
     return tmp_path
 
 
-def manager_for(fake, *flags: str, config: dict | None = None, describer=None):
+def manager_for(fake, *flags: str, environ: dict | None = None, describer=None):
     args = build_parser().parse_args(["chat", "--ollama-host", fake.url, *flags])
     err = io.StringIO()
-    manager = build_manager(args, Reporter(out=io.StringIO(), err=err), config or {}, describer)
+    config = config_from_args(args, environ or {})
+    manager = build_manager(config, Reporter(out=io.StringIO(), err=err), image_describer=describer)
     return manager, err.getvalue()
 
 
@@ -151,8 +153,7 @@ def test_no_vision_model_pulled_means_local_facts_and_an_honest_answer(fake_olla
 
 
 def test_every_turn_lands_in_analytics_with_its_outcome(fake_ollama, home):
-    config = {"guardrails": {"blocked_topics": ["casino"]}}
-    manager, _ = manager_for(fake_ollama, config=config)
+    manager, _ = manager_for(fake_ollama, environ={"HARK_GUARDRAILS_BLOCKED_TOPICS": "casino"})
     manager.reply("Hello there, my email is ana@example.org")
     manager.reply("Which casino is best?")
     fake_ollama.replier = lambda messages: messages[0]["content"]  # a model that leaks its instructions
@@ -172,8 +173,8 @@ def test_every_turn_lands_in_analytics_with_its_outcome(fake_ollama, home):
 
 
 def test_a_command_without_conversation_flags_gets_the_defaults(fake_ollama, home):
-    args = argparse.Namespace(llm="auto", model=None, ollama_host=fake_ollama.url)
-    manager = build_manager(args, Reporter(out=io.StringIO(), err=io.StringIO()))
+    args = argparse.Namespace(**{"setting__llm__ollama_host": fake_ollama.url})
+    manager = build_manager(config_from_args(args, {}), Reporter(out=io.StringIO(), err=io.StringIO()))
     assert manager.persona.name == "Hark" and manager.store is not None and manager.memory.config.summarise
     assert manager.reply("hi") == "You said: hi. That is all I know."
     manager.close()

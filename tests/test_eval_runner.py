@@ -386,11 +386,6 @@ def test_the_suites_persona_speaks_and_the_command_line_can_override_it(server, 
     assert run.summary["setup"]["persona"] == "Ada (built-in persona concierge)"
 
 
-def test_resume_does_not_apply_to_fresh_conversations(server, tmp_path, capsys):
-    run = run_eval(capsys, *on_server(server, str(write_suite(tmp_path, MUST_PASS)), "--resume"))
-    assert run.code == 2 and "--resume does not apply" in run.err and answered(server) == []
-
-
 def test_a_broken_persona_is_an_invalid_suite(server, tmp_path, capsys):
     (tmp_path / "personas").mkdir()
     (tmp_path / "personas" / "front_desk.toml").write_text('name = "Desk"\n')

@@ -28,8 +28,8 @@ def clips(speaker, tmp_path):
 @pytest.fixture
 def server(fake_ollama, monkeypatch, transcriber, speaker):
     """The test server, and the session's Whisper and Piper in place of loading them again."""
-    monkeypatch.setattr("hark.commands.eval.load_transcriber", lambda args, reporter: transcriber)
-    monkeypatch.setattr("hark.commands.eval.load_speaker", lambda args, reporter: speaker)
+    monkeypatch.setattr("hark.assembly.build_transcriber", lambda config, reporter: transcriber)
+    monkeypatch.setattr("hark.assembly.build_speaker", lambda config, reporter, persona=None: speaker)
     fake_ollama.replier = front_desk_replier
     return fake_ollama
 

@@ -38,8 +38,8 @@ def test_the_starter_suite_covers_the_persona_the_guardrails_and_speech():
 def test_starter_suite_passes_against_a_well_behaved_model(
     fake_ollama, monkeypatch, transcriber, speaker, capsys
 ):
-    monkeypatch.setattr("hark.commands.eval.load_transcriber", lambda args, reporter: transcriber)
-    monkeypatch.setattr("hark.commands.eval.load_speaker", lambda args, reporter: speaker)
+    monkeypatch.setattr("hark.assembly.build_transcriber", lambda config, reporter: transcriber)
+    monkeypatch.setattr("hark.assembly.build_speaker", lambda config, reporter, persona=None: speaker)
     fake_ollama.replier = front_desk_replier
     run = run_eval(capsys, *on_server(fake_ollama, str(STARTER), "--json"))
     results = run.summary["results"]

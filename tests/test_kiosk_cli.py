@@ -310,7 +310,7 @@ def test_operator_health_metrics_push_to_talk_reload_and_sigterm_mid_reply(speak
         Path(config).write_text('[kiosk]\nidle_timeout_s = "soon"\n')
         kiosk.signal(signal.SIGHUP)
         error = kiosk.wait_for("config_error")[0]
-        assert 'kiosk.idle_timeout_s must be a positive number (got "soon")' in error["error"]
+        assert 'kiosk.idle_timeout_s: must be a positive number (got "soon")' in error["error"]
         assert error["level"] == "error"
         status, health = kiosk.healthz()
         assert status == 200 and health["config"]["idle_timeout_s"] == 45.0  # the running config was kept

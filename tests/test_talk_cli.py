@@ -12,8 +12,8 @@ import pytest
 import soundfile
 from audio_fixtures import conversation_wav, silence, write_wav
 
+from hark.evaluation.wer import word_error_rate
 from voice.decode import decode_file, resample
-from voice.wer import word_error_rate
 
 pytestmark = pytest.mark.integration
 

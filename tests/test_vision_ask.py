@@ -22,11 +22,11 @@ from test_vision_describe import SIGN, rendered
 
 from dialogue.backends.ollama_backend import OllamaBackend
 from dialogue.manager import DialogueManager
-from hark import dialogue_setup
+from hark import assembly
 from hark.cli import main
+from hark.evaluation.wer import word_error_rate
 from vision.sources import open_image
 from voice.decode import decode_file
-from voice.wer import word_error_rate
 
 TEXT_ONLY = "textonly:1b"
 
@@ -193,14 +193,14 @@ class RecordingBackend:
 
 
 def test_embedded_model_answers_from_the_ocr_facts(capsys, pictures, monkeypatch, no_ollama_env):
-    real_load_backend = dialogue_setup.load_backend
+    real_build_backend = assembly.build_backend
     backends: list[RecordingBackend] = []
 
-    def load_and_record(args, reporter):
-        backends.append(RecordingBackend(real_load_backend(args, reporter)))
+    def build_and_record(config, reporter):
+        backends.append(RecordingBackend(real_build_backend(config, reporter)))
         return backends[-1]
 
-    monkeypatch.setattr(dialogue_setup, "load_backend", load_and_record)
+    monkeypatch.setattr(assembly, "build_backend", build_and_record)
     code, out, err = run_ask(capsys, "--image", pictures.sign, "--json", "--llm", "embedded", "What is it?")
     assert code == 0, err
     assert "using the embedded model" in err
@@ -248,7 +248,7 @@ BAD_ASKS = [
     (["--camera", "7", "q?"], "camera 7 did not open"),
     (["--camera", "what is this?"], "camera 0 did not open"),  # the question is not taken as a device
     (["--image", "-", "--image", "-", "q?"], "only one --image can be -"),
-    (["--max-side", "0", "--image", "{notes}", "q?"], "--max-side: the long side of an image must be"),
+    (["--max-side", "0", "--image", "{notes}", "q?"], "--max-side vision.max_side: must be a whole number"),
     (["--image", "{notes}"], "no question: type one"),
     (["--audio", "{notes}", "typed too"], "give the question either typed or with --audio, not both"),
     (["--audio", "{missing}"], "audio file not found"),

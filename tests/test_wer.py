@@ -1,4 +1,4 @@
-from voice.wer import normalise, number_words, word_error_rate
+from hark.evaluation.wer import normalise, number_words, word_error_rate
 
 
 def test_numbers_case_and_punctuation_are_normalised():

@@ -11,9 +11,25 @@ from hark.commands import (
     kiosk,
     personas,
     say,
+    settings,
     stats,
     talk,
     transcribe,
 )
 
-COMMANDS = (talk, ask, demo, say, transcribe, devices, doctor, eval, bench, chat, personas, stats, kiosk)
+COMMANDS = (
+    talk,
+    ask,
+    demo,
+    say,
+    transcribe,
+    devices,
+    doctor,
+    eval,
+    bench,
+    chat,
+    personas,
+    stats,
+    kiosk,
+    settings,
+)

@@ -12,14 +12,22 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 
 from dialogue.manager import DialogueTurn
-from hark.commands.common import add_json_arg, add_llm_args
-from hark.dialogue_setup import add_dialogue_args, build_manager
+from hark import assembly
+from hark.commands.common import (
+    CONVERSATION,
+    LLM,
+    SPEAKING,
+    add_config_args,
+    add_json_arg,
+    add_resume_arg,
+    config_from_args,
+)
+from hark.config import HarkConfig
 from hark.errors import UserError
 from hark.report import Reporter
-from hark.stack import load_speaker, load_transcriber, timed_load
 from vision.camera import parse_device, snapshot
 from vision.describe import image_facts
-from vision.image import DEFAULT_LIMITS, IntakeLimits, PreparedImage
+from vision.image import IntakeLimits, PreparedImage
 from vision.intent import refers_to_camera
 from vision.ocr import default_reader
 from vision.sources import STDIN, open_image
@@ -51,16 +59,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     out = p.add_mutually_exclusive_group()
     out.add_argument("--speak", action="store_true", help="also speak the answer")
     out.add_argument("--output", metavar="FILE.wav", help="write the spoken answer to a WAV file")
-    p.add_argument(
-        "--max-side",
-        type=int,
-        default=DEFAULT_LIMITS.max_side,
-        metavar="N",
-        help=f"longest image side sent to the model, in pixels (default {DEFAULT_LIMITS.max_side})",
-    )
     add_json_arg(p)
-    add_llm_args(p)
-    add_dialogue_args(p)
+    add_resume_arg(p)
+    add_config_args(p, *LLM, *CONVERSATION, "--stt-model", *SPEAKING, "--max-side")
     p.set_defaults(run=run)
 
 
@@ -73,11 +74,10 @@ def _camera_and_question(args: argparse.Namespace) -> tuple[str | None, str]:
     return camera, question
 
 
-def _load_images(args: argparse.Namespace, camera: str | None, reporter: Reporter) -> list[PreparedImage]:
-    try:
-        limits = IntakeLimits(max_side=args.max_side)
-    except ValueError as exc:
-        raise UserError(f"--max-side: {exc}") from exc
+def _load_images(
+    args: argparse.Namespace, config: HarkConfig, camera: str | None, reporter: Reporter
+) -> list[PreparedImage]:
+    limits = IntakeLimits(max_side=config.vision.max_side)
     if args.image.count(STDIN) > 1:
         raise UserError("only one --image can be - (standard input is read once)")
     images = [open_image(spec, limits) for spec in args.image]
@@ -94,7 +94,7 @@ def _load_images(args: argparse.Namespace, camera: str | None, reporter: Reporte
 def _describe_ahead(images: list[PreparedImage], reporter: Reporter) -> tuple[Callable[[bytes], str], float]:
     """For a model that cannot see: the facts of each image, found before the model is asked (so OCR time
     is not counted as the model's), as the manager's `image_describer`; and the seconds OCR took."""
-    timed_load(reporter, "text recognition (RapidOCR)", default_reader.load)
+    assembly.timed_load(reporter, "text recognition (RapidOCR)", default_reader.load)
     described: dict[bytes, str] = {}
     ocr_s = 0.0
     for image in images:
@@ -154,16 +154,16 @@ class _Answer:
         return round(self.marks[end] - self.marks[start], 4)
 
 
-def _open_sink(args: argparse.Namespace) -> AudioSink | None:
+def _open_sink(args: argparse.Namespace, config: HarkConfig) -> AudioSink | None:
     if args.output:
         return WavSink(args.output)
-    return SpeakerSink() if args.speak else None
+    return SpeakerSink(config.audio.output or None) if args.speak else None
 
 
-def _transcribe(args: argparse.Namespace, reporter: Reporter) -> tuple[str, dict, float]:
+def _transcribe(args: argparse.Namespace, config: HarkConfig, reporter: Reporter) -> tuple[str, dict, float]:
     """The spoken question, its transcript event, and the seconds recognition took."""
     audio = decode_file(args.audio)  # a bad file fails before the model loads
-    transcriber = load_transcriber(args, reporter)
+    transcriber = assembly.build_transcriber(config, reporter)
     start = time.monotonic()
     transcript = transcriber.transcribe(audio)
     seconds = time.monotonic() - start
@@ -187,17 +187,18 @@ def _emit(reporter: Reporter, event: dict) -> None:
 
 
 def run(args: argparse.Namespace, reporter: Reporter) -> int:
+    config = config_from_args(args)
     camera, question = _camera_and_question(args)
     if question and args.audio:
         raise UserError("give the question either typed or with --audio, not both")
     if not question and not args.audio:
         raise UserError('no question: type one (hark ask "what is in this picture?") or give --audio FILE')
     start = time.monotonic()
-    images = _load_images(args, camera, reporter)
+    images = _load_images(args, config, camera, reporter)
     images_s = time.monotonic() - start
-    sink = _open_sink(args)
+    sink = _open_sink(args, config)
     try:
-        return _answer(args, reporter, question, images, images_s, sink)
+        return _answer(args, config, reporter, question, images, images_s, sink)
     finally:
         if sink is not None:
             sink.close()
@@ -205,6 +206,7 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
 
 def _answer(
     args: argparse.Namespace,
+    config: HarkConfig,
     reporter: Reporter,
     question: str,
     images: list[PreparedImage],
@@ -213,12 +215,12 @@ def _answer(
 ) -> int:
     metrics: dict = {"event": "metrics", "images": len(images), "images_s": round(images_s, 4)}
     if args.audio:
-        question, transcript_event, metrics["stt_s"] = _transcribe(args, reporter)
+        question, transcript_event, metrics["stt_s"] = _transcribe(args, config, reporter)
         _emit(reporter, transcript_event)
     if not images and refers_to_camera(question):
         reporter.info("hint: to ask about something you are showing, add --camera or --image")
-    manager = build_manager(args, reporter)
-    speaker = load_speaker(args, reporter, manager.persona.voice, manager.persona.rate) if sink else None
+    manager = assembly.build_manager(config, reporter, resume=args.resume)
+    speaker = assembly.build_speaker(config, reporter, manager.persona) if sink else None
     if images and not manager.backend.sees_images:
         manager.image_describer, ocr_s = _describe_ahead(images, reporter)
         metrics["ocr_s"] = round(ocr_s, 4)

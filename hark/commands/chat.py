@@ -10,8 +10,8 @@ import argparse
 import sys
 
 from dialogue.manager import DialogueManager
-from hark.commands.common import add_llm_args
-from hark.dialogue_setup import add_dialogue_args, build_manager
+from hark import assembly
+from hark.commands.common import CONVERSATION, LLM, add_config_args, add_resume_arg, config_from_args
 from hark.report import Reporter
 from vision.errors import ImageInputError
 from vision.sources import open_image
@@ -25,14 +25,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--image", action="append", default=[], metavar="PATH", help="an image for your first message"
     )
-    add_llm_args(p)
-    add_dialogue_args(p)
+    add_resume_arg(p)
+    add_config_args(p, *LLM, *CONVERSATION)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, reporter: Reporter) -> int:
     images = [open_image(spec).data for spec in args.image]  # a bad image fails before any model loads
-    manager = build_manager(args, reporter)
+    config = config_from_args(args)
+    manager = assembly.build_manager(config, reporter, resume=args.resume)
     try:
         if manager.conversation_id is None:
             print(manager.persona.greeting, flush=True)

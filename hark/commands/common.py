@@ -1,22 +1,169 @@
-"""Argument groups shared by several commands."""
+"""The options shared by several commands, each one a key of the configuration (`hark.config`).
+
+A shared option means the same on every command that has it: it sets one `section.key`, wins over the
+config file and `HARK_*` variables, and is checked like them (`error: --hang vad.hang_s: must be ...`).
+Commands choose which of them they offer; `config_from_args` turns what was given into a `HarkConfig`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from dialogue.backends.select import LLM_CHOICES
+from hark.config import HarkConfig, default_path, load_config
+from voice.loop import TurnTaking
+
+_PREFIX = "setting__"
+LATEST = "latest"
 
 
-def add_llm_args(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("language model")
-    group.add_argument(
-        "--llm",
-        default="auto",
-        choices=LLM_CHOICES,
-        help=f"{'|'.join(LLM_CHOICES)} (default auto: Ollama when it has the model, else embedded)",
+@dataclass(frozen=True)
+class Flag:
+    option: str
+    key: str
+    """The configuration key it sets, `section.key`."""
+    help: str
+    type: Callable[[str], Any] | None = str
+    choices: tuple[Any, ...] | None = None
+    const: Any = None
+    """For an option without a value: what it sets the key to."""
+    metavar: str | None = None
+
+    @property
+    def dest(self) -> str:
+        return _PREFIX + self.key.replace(".", "__")
+
+
+FLAGS = {
+    flag.option: flag
+    for flag in (
+        Flag(
+            "--llm",
+            "llm.backend",
+            "auto|ollama|embedded (default auto: Ollama when it has the model, else embedded)",
+            choices=LLM_CHOICES,
+        ),
+        Flag("--model", "llm.model", "Ollama model name, or a GGUF path with --llm embedded"),
+        Flag(
+            "--ollama-host", "llm.ollama_host", "Ollama URL (default $OLLAMA_HOST or http://127.0.0.1:11434)"
+        ),
+        Flag(
+            "--persona",
+            "dialogue.persona",
+            "a persona TOML file or name (see `hark personas`)",
+            metavar="FILE|NAME",
+        ),
+        Flag(
+            "--vision-model", "dialogue.vision_model", "an Ollama model that sees, for images", metavar="NAME"
+        ),
+        Flag("--no-log", "privacy.log", "save no conversation and no analytics", type=None, const=False),
+        Flag("--stt-model", "stt.model", "Whisper: bundled (tiny.en), a model name or a CTranslate2 folder"),
+        Flag("--voice", "tts.voice", "a Piper .onnx voice (default: the persona's, else the bundled voice)"),
+        Flag("--hang", "vad.hang_s", "seconds of silence that end your turn (0.5)", type=float),
+        Flag("--vad", "vad.aggressiveness", "VAD aggressiveness 0-3 (2)", type=int, choices=(0, 1, 2, 3)),
+        Flag(
+            "--noisy-room",
+            "vad.noisy_room",
+            "confirm speech with the Silero VAD too (robust to fans, traffic and other steady noise)",
+            type=None,
+            const=True,
+        ),
+        Flag(
+            "--turn-taking",
+            "audio.turn_taking",
+            "half-duplex (default: mic off while Hark speaks) or barge-in (you can interrupt)",
+            choices=tuple(t.value for t in TurnTaking),
+        ),
+        Flag(
+            "--barge-in-min",
+            "audio.barge_in_min_s",
+            "with --turn-taking barge-in: how much speech interrupts Hark (0.4)",
+            type=float,
+            metavar="SECONDS",
+        ),
+        Flag(
+            "--max-side",
+            "vision.max_side",
+            "longest image side sent to the model, in pixels (1024)",
+            type=int,
+            metavar="N",
+        ),
+        Flag("--mic", "audio.input", "microphone: device index or name substring (see `hark devices`)"),
+        Flag("--speaker", "audio.output", "speaker: device index or name substring"),
+        Flag("--no-partials", "stt.partials", "do not transcribe while you speak", type=None, const=False),
+        Flag(
+            "--no-speculation",
+            "stt.speculate",
+            "start the reply only after the hang time (slower; for comparison)",
+            type=None,
+            const=False,
+        ),
     )
-    group.add_argument("--model", help="Ollama model name, or a GGUF path with --llm embedded")
-    group.add_argument("--ollama-host", help="Ollama URL (default $OLLAMA_HOST or http://127.0.0.1:11434)")
+}
+
+LLM = ("--llm", "--model", "--ollama-host")
+CONVERSATION = ("--persona", "--vision-model", "--no-log")
+LISTENING = ("--stt-model", "--hang", "--vad", "--noisy-room", "--no-partials", "--no-speculation")
+SPEAKING = ("--voice",)
+DEVICES = ("--mic", "--speaker", "--turn-taking", "--barge-in-min")
+
+
+def add_config_args(parser: argparse.ArgumentParser, *options: str) -> None:
+    """`--config` and the given shared options (see `FLAGS`)."""
+    group = parser.add_argument_group("configuration (also in hark.toml and HARK_* variables)")
+    group.add_argument(
+        "--config", metavar="FILE", help="a hark.toml (default: $HARK_HOME/hark.toml when it exists)"
+    )
+    for option in options:
+        flag = FLAGS[option]
+        if flag.type is None:
+            group.add_argument(option, dest=flag.dest, action="store_const", const=flag.const, help=flag.help)
+        else:
+            group.add_argument(
+                option,
+                dest=flag.dest,
+                type=flag.type,
+                choices=flag.choices,
+                metavar=flag.metavar,
+                help=flag.help,
+            )
+
+
+def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> HarkConfig:
+    """The configuration for a command: its file, the `HARK_*` variables, then the options given."""
+    environ = os.environ if environ is None else environ
+    options = {flag.dest: flag for flag in FLAGS.values()}
+    flags = {
+        options[name].key: (options[name].option, value)
+        for name, value in vars(args).items()
+        if name in options and value is not None
+    }
+    path = getattr(args, "config", None) or default_path(environ)
+    return load_config(path, environ, flags)
+
+
+def _resume_id(value: str) -> str | int:
+    if value == LATEST:
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a conversation number: {value!r}") from None
+
+
+def add_resume_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--resume",
+        nargs="?",
+        const=LATEST,
+        type=_resume_id,
+        metavar="ID",
+        help="continue a saved conversation (default: the latest)",
+    )
 
 
 def add_json_arg(parser: argparse.ArgumentParser) -> None:

@@ -8,7 +8,7 @@ from importlib import resources
 from pathlib import Path
 
 from hark.commands import talk
-from hark.commands.common import add_json_arg, add_llm_args
+from hark.commands.common import LLM, add_config_args, add_json_arg
 from hark.report import Reporter
 from voice.decode import decode_file, to_int16
 from voice.errors import AudioDeviceError
@@ -26,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", default="out/demo-reply.wav", metavar="FILE", help="where to write the reply")
     p.add_argument("--no-play", action="store_true", help="do not play the reply even if a speaker exists")
     add_json_arg(p)
-    add_llm_args(p)
+    add_config_args(p, *LLM)
     p.set_defaults(run=run)
 
 
@@ -34,21 +34,7 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     question = sample_question()
     reporter.info(f"playing the sample question {question} as the microphone, in real time")
-    talk_args = argparse.Namespace(
-        **vars(args),
-        input=str(question),
-        fast=False,
-        mic=None,
-        speaker=None,
-        turn_taking="half-duplex",
-        hang=0.5,
-        vad=2,
-        noisy_room=False,
-        barge_in_min=0.4,
-        no_partials=False,
-        no_speculation=False,
-        camera=None,
-    )
+    talk_args = argparse.Namespace(**vars(args), input=str(question), fast=False, camera=None, resume=None)
     talk.run(talk_args, reporter)
     if not args.no_play:
         play(args.output, reporter)

@@ -11,9 +11,10 @@ from dataclasses import asdict, dataclass
 from dialogue.backends.base import BackendError
 from dialogue.backends.embedded import bundled_model_path
 from dialogue.backends.ollama_backend import OllamaBackend
-from hark.commands.common import add_json_arg, add_llm_args
+from hark.assembly import llm_config
+from hark.commands.common import LLM, add_config_args, add_json_arg, config_from_args
+from hark.config import HarkConfig
 from hark.report import Reporter
-from hark.stack import llm_config
 from voice.devices import list_devices
 from voice.stt import BUNDLED, resolve_model
 from voice.tts import resolve_voice
@@ -34,7 +35,7 @@ class Check:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("doctor", help="check audio devices, Ollama and the embedded models")
     add_json_arg(p)
-    add_llm_args(p)
+    add_config_args(p, *LLM)
     p.set_defaults(run=run)
 
 
@@ -84,8 +85,8 @@ def check_models() -> list[Check]:
     ]
 
 
-def check_ollama(args: argparse.Namespace) -> list[Check]:
-    config = llm_config(args)
+def check_ollama(settings: HarkConfig) -> list[Check]:
+    config = llm_config(settings)
     backend = OllamaBackend(config.model, config.host, timeout_s=5.0)
     try:
         models = backend.installed_models()
@@ -116,7 +117,7 @@ def check_ollama(args: argparse.Namespace) -> list[Check]:
 
 
 def run(args: argparse.Namespace, reporter: Reporter) -> int:
-    checks = [*check_audio(), *check_models(), *check_ollama(args)]
+    checks = [*check_audio(), *check_models(), *check_ollama(config_from_args(args))]
     for c in checks:
         if args.json:
             print(json.dumps(asdict(c)))

@@ -11,8 +11,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dialogue.manager import DialogueManager
-from hark.commands.common import add_json_arg, add_llm_args
-from hark.dialogue_setup import add_dialogue_args, build_manager
+from hark import assembly
+from hark.commands.common import (
+    CONVERSATION,
+    LLM,
+    SPEAKING,
+    add_config_args,
+    add_json_arg,
+    config_from_args,
+)
+from hark.config import HarkConfig
 from hark.errors import UserError
 from hark.evaluation.console import case_lines, summary_line
 from hark.evaluation.expectations import Services, Unavailable
@@ -22,7 +30,6 @@ from hark.evaluation.runner import CaseResult, Inputs, Pipeline, Runner, SuiteRe
 from hark.evaluation.similarity import make_embedder
 from hark.evaluation.suite import Case, Suite, has_spoken_turns, load_suite, uses
 from hark.report import Reporter
-from hark.stack import load_speaker, load_transcriber
 
 MODEL_TIMEOUT_S = 60.0
 UNUSED = Unavailable("not used by the selected cases")
@@ -59,16 +66,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="Ollama embedding model for `similar_to` (default: the first found)",
     )
     add_json_arg(p)
-    add_llm_args(p)
-    add_dialogue_args(p)  # --persona here overrides the suite's
+    add_config_args(p, *LLM, *CONVERSATION, "--stt-model", *SPEAKING)  # --persona overrides the suite's
     p.set_defaults(run=run)
 
 
-def make_manager(args: argparse.Namespace, reporter: Reporter) -> DialogueManager:
+def make_manager(config: HarkConfig, reporter: Reporter) -> DialogueManager:
     """The manager the suite talks to, wired exactly as the other commands wire theirs (persona, config,
     guardrails, memory, recovery, vision). Evaluation conversations are not the user's: never saved."""
-    args.no_log = True
-    return build_manager(args, reporter)
+    return assembly.build_manager(config, reporter, keep=False)
 
 
 def run(args: argparse.Namespace, reporter: Reporter) -> int:
@@ -76,17 +81,17 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
         raise UserError("--repeat must be at least 1")
     if not 0 < args.min_pass_rate <= 1:
         raise UserError("--min-pass-rate must be more than 0 and at most 1")
-    if args.resume is not None:
-        raise UserError("each case runs in a fresh conversation: --resume does not apply to eval")
     if args.report:
         check_report_path(Path(args.report))
     suite = load_suite(args.suite)
     cases = select(suite, args.select)
     inputs = load_inputs(suite, cases)
-    args.persona = args.persona or suite.persona
-    manager = make_manager(args, reporter)
+    config = config_from_args(args)
+    if suite.persona and config.origin("dialogue.persona").kind != "flag":
+        config = config.replaced("dialogue.persona", suite.persona)
+    manager = make_manager(config, reporter)
     try:
-        result = evaluate(args, reporter, suite, cases, inputs, manager)
+        result = evaluate(args, config, reporter, suite, cases, inputs, manager)
     finally:
         manager.close()
     if args.report:
@@ -98,6 +103,7 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
 
 def evaluate(
     args: argparse.Namespace,
+    config: HarkConfig,
     reporter: Reporter,
     suite: Suite,
     cases: tuple[Case, ...],
@@ -106,10 +112,10 @@ def evaluate(
 ) -> SuiteResult:
     backend = manager.backend
     services = Services(
-        judge=make_judge(args.judge_model, backend, args.ollama_host, MODEL_TIMEOUT_S)
+        judge=make_judge(args.judge_model, backend, config.llm.ollama_host or None, MODEL_TIMEOUT_S)
         if uses(cases, "judge")
         else UNUSED,
-        embedder=make_embedder(args.embed_model, args.ollama_host, MODEL_TIMEOUT_S)
+        embedder=make_embedder(args.embed_model, config.llm.ollama_host or None, MODEL_TIMEOUT_S)
         if uses(cases, "similar_to")
         else UNUSED,
     )
@@ -117,8 +123,8 @@ def evaluate(
     pipeline = Pipeline(
         fresh_conversation(manager),
         services,
-        transcriber=load_transcriber(args, reporter) if spoken else None,
-        speaker=load_speaker(args, reporter) if spoken else None,
+        transcriber=assembly.build_transcriber(config, reporter) if spoken else None,
+        speaker=assembly.build_speaker(config, reporter) if spoken else None,
     )
     setup = {"model": backend.describe(), "persona": f"{manager.persona.name} ({manager.persona.source})"}
     for name, service in (("judge", services.judge), ("embeddings", services.embedder)):

@@ -1,14 +1,22 @@
 """`hark kiosk`: Hark unattended — sessions for visitor after visitor, health endpoints, structured logs.
 
-Everything is configured in a TOML file (see `hark.toml`) and `HARK_*` environment variables; the options
-here are what tests, demos and a service manager need to pass directly.
+Everything is configured in a TOML file (see `hark.toml`), `HARK_*` environment variables and the shared
+options (`--llm`, `--persona`, `--hang`, ...), which mean what they mean on every command.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from hark.config import load_config
+from hark.commands.common import (
+    CONVERSATION,
+    DEVICES,
+    LISTENING,
+    LLM,
+    SPEAKING,
+    add_config_args,
+    config_from_args,
+)
 from hark.errors import UserError
 from hark.kiosk.service import KioskService
 from hark.report import Reporter
@@ -22,9 +30,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "SIGUSR1 is push-to-talk, SIGTERM stops.",
     )
     p.add_argument(
-        "--config", metavar="FILE", help="a hark.toml (default: built-in defaults and HARK_* variables)"
-    )
-    p.add_argument(
         "--input", metavar="FILE", help="an audio file as the microphone, in real time; exit at its end"
     )
     p.add_argument(
@@ -36,11 +41,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="serve /healthz and /metrics on this port (default kiosk.health_port; 0: any free port, logged)",
     )
+    add_config_args(p, *LLM, *CONVERSATION, *LISTENING, *SPEAKING, *DEVICES)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, reporter: Reporter) -> int:
-    config = load_config(args.config)
+    config = config_from_args(args)
     if args.health_port is not None and not 0 <= args.health_port <= 65535:
         raise UserError(f"--health-port must be a port number from 0 to 65535 (got {args.health_port})")
     return KioskService(config, args.input, args.output, args.health_port).run()

@@ -8,7 +8,7 @@ from dataclasses import asdict
 
 from dialogue.persona import Persona, list_personas, load_persona
 from hark.commands.common import add_json_arg
-from hark.dialogue_setup import personas_dir
+from hark.paths import personas_dir
 from hark.report import Reporter
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import threading
 
+from hark import assembly
+from hark.commands.common import SPEAKING, add_config_args, config_from_args
 from hark.errors import UserError
 from hark.report import Reporter
-from hark.stack import load_speaker
 from voice.shaper import chunk_stream
 from voice.sinks import SpeakerSink, WavSink
 
@@ -16,7 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("say", help="speak TEXT aloud, or into a WAV file")
     p.add_argument("text", nargs="+", help="what to say")
     p.add_argument("--output", metavar="FILE", help="write a WAV file instead of playing")
-    p.add_argument("--voice", help="a Piper .onnx voice (default: the bundled en_US joe voice)")
+    add_config_args(p, *SPEAKING, "--speaker")
     p.set_defaults(run=run)
 
 
@@ -24,8 +25,9 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     text = " ".join(args.text).strip()
     if not text:
         raise UserError("nothing to say: give some text")
-    sink = WavSink(args.output) if args.output else SpeakerSink()
-    speaker = load_speaker(args, reporter)
+    config = config_from_args(args)
+    sink = WavSink(args.output) if args.output else SpeakerSink(config.audio.output or None)
+    speaker = assembly.build_speaker(config, reporter)
     never = threading.Event()
     try:
         for chunk in chunk_stream([text]):

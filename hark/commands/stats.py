@@ -7,8 +7,8 @@ import json
 
 from dialogue.analytics import read_stats
 from hark.commands.common import add_json_arg
-from hark.dialogue_setup import analytics_path
 from hark.errors import UserError
+from hark.paths import analytics_path
 from hark.report import Reporter
 
 

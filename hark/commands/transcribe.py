@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from hark.commands.common import add_json_arg
+from hark import assembly
+from hark.commands.common import add_config_args, add_json_arg, config_from_args
 from hark.errors import UserError
 from hark.report import Reporter
-from hark.stack import load_transcriber
 from voice import SAMPLE_RATE
 from voice.decode import decode_file
 
@@ -16,14 +16,15 @@ from voice.decode import decode_file
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("transcribe", help="print the text spoken in an audio file")
     p.add_argument("file", help="audio file (wav, flac, mp3, ogg, ...)")
-    p.add_argument("--stt-model", help="Whisper model: bundled (default), a directory, or a name")
     add_json_arg(p)
+    add_config_args(p, "--stt-model")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, reporter: Reporter) -> int:
+    config = config_from_args(args)
     audio = decode_file(args.file)
-    transcriber = load_transcriber(args, reporter)
+    transcriber = assembly.build_transcriber(config, reporter)
     transcript = transcriber.transcribe(audio)
     if not transcript.text:
         raise UserError(f"no speech recognised in {args.file}")

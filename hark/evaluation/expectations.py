@@ -14,7 +14,7 @@ from enum import Enum
 from typing import Any, ClassVar, Protocol
 
 from dialogue.backends.base import BackendError
-from voice.wer import word_error_rate
+from hark.evaluation.wer import word_error_rate
 
 
 class Status(str, Enum):

@@ -12,7 +12,6 @@ others (devices, models) are named in a `restart_required` log line. SIGUSR1 is 
 
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import threading
@@ -25,9 +24,9 @@ from typing import TextIO
 from dialogue.errors import DialogueError
 from dialogue.guardrails import Guardrails
 from dialogue.manager import DialogueManager
-from dialogue.persona import Persona, load_persona
-from hark.config import ConfigError, HarkConfig, load_config
-from hark.dialogue_setup import build_manager, personas_dir
+from dialogue.persona import Persona
+from hark import assembly
+from hark.config import ConfigError, HarkConfig
 from hark.errors import UserError
 from hark.kiosk.audio import MonitoredInput, PortAudio, SpeakerOutput, SpeechTracker
 from hark.kiosk.conversation import KioskConversation
@@ -36,17 +35,12 @@ from hark.kiosk.log import JsonLog, LogReporter
 from hark.kiosk.metrics import KioskMetrics
 from hark.kiosk.session import Sessions
 from hark.kiosk.systemd import Notifier
-from hark.stack import timed_load
 from vision.camera import parse_device, snapshot
-from voice.endpointer import EndpointerConfig
-from voice.loop import LoopConfig, LoopSummary, TurnTaking, VoiceLoop
+from voice.loop import LoopSummary, VoiceLoop
 from voice.player import Player
-from voice.silero import SileroConfirmedVad
 from voice.sinks import AudioSink, WavSink
 from voice.sources import FileSource, ReconnectingSource
-from voice.stt import SttConfig, Transcriber
-from voice.tts import Speaker, TtsConfig
-from voice.vad import FrameVad, WebRtcVad
+from voice.vad import FrameVad
 
 STOP_GRACE_S = 3.0
 """After SIGTERM the loop gets this long to wind down; then the process exits regardless. Closing the rest
@@ -64,36 +58,6 @@ def _wall(ts: float | None) -> str | None:
     if ts is None:
         return None
     return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def manager_args(config: HarkConfig) -> argparse.Namespace:
-    """What `build_manager` reads from a command line, from the configuration instead."""
-    llm = config.llm
-    return argparse.Namespace(
-        llm=llm.backend,
-        model=llm.model or None,
-        ollama_host=llm.ollama_host or None,
-        persona=None,
-        vision_model=None,
-        config=None,
-        no_log=False,
-        resume=None,
-    )
-
-
-def endpointer_config(config: HarkConfig) -> EndpointerConfig:
-    return EndpointerConfig(hang_s=config.vad.hang_s, max_utterance_s=config.vad.max_utterance_s)
-
-
-def loop_config(config: HarkConfig, realtime_sink: bool) -> LoopConfig:
-    mode = TurnTaking(config.audio.turn_taking) if realtime_sink else TurnTaking.FULL_DUPLEX
-    return LoopConfig(
-        endpointer=endpointer_config(config),
-        turn_taking=mode,
-        barge_in_min_s=config.audio.barge_in_min_s,
-        partial_interval_s=LoopConfig.partial_interval_s if config.stt.partials else None,
-        speculate=config.stt.speculate,
-    )
 
 
 class KioskService:
@@ -135,7 +99,7 @@ class KioskService:
         self._push = threading.Event()
         self._crash: BaseException | None = None
         self._last_ping = 0.0
-        self._fallback = config.llm.backend == "auto" and config.dialogue.fallback
+        self._fallback = config.llm.backend == "auto" and config.recovery.fallback
         """Whether the embedded model stands in for Ollama: as started (a reload does not change it)."""
 
     # ---- events: logged, counted, and acted on ------------------------------------------------------
@@ -211,31 +175,24 @@ class KioskService:
         cfg = self.config
         reporter = LogReporter(self.log)
         self.systemd.status("loading models")
-        manager = build_manager(manager_args(cfg), reporter, config=cfg.tables)
+        manager = assembly.build_manager(cfg, reporter)
         player = None
         try:
-            transcriber = timed_load(
-                reporter, "speech recognition (Whisper)", lambda: Transcriber(SttConfig(model=cfg.stt.model))
-            )
-            persona = manager.persona
-            speaker = timed_load(
-                reporter,
-                "speech synthesis (Piper)",
-                lambda: Speaker(TtsConfig(voice=persona.voice, rate=persona.rate)),
-            )
+            transcriber = assembly.build_transcriber(cfg, reporter)
+            speaker = assembly.build_speaker(cfg, reporter, manager.persona)
             self.conversation = KioskConversation(
                 self.sessions, manager, cfg.stt.min_confidence, self._camera(), self.emit
             )
-            player = Player(sink, realtime=realtime)
-            loop = VoiceLoop(
+            loop, player = assembly.build_loop(
+                cfg,
                 source,
-                player,
-                self._vad(),
+                sink,
                 transcriber,
                 speaker,
                 self.conversation,
-                loop_config(cfg, realtime),
-                on_event=self.emit,
+                self.emit,
+                realtime=realtime,
+                vad=self._vad(),
             )
             return self._run_loop(loop, player)
         finally:
@@ -245,12 +202,12 @@ class KioskService:
             manager.close()
 
     def _vad(self) -> FrameVad:
-        vad: FrameVad = WebRtcVad(self.config.vad.aggressiveness)
-        if self.config.vad.noisy_room:
-            vad = SileroConfirmedVad(vad)
         sessions = self.sessions
         return SpeechTracker(
-            vad, endpointer_config(self.config), sessions.speech_started, sessions.speech_ended
+            assembly.build_vad(self.config),
+            assembly.endpointer_config(self.config),
+            sessions.speech_started,
+            sessions.speech_ended,
         )
 
     def _camera(self) -> Callable[[], bytes] | None:
@@ -343,11 +300,10 @@ class KioskService:
 
     def reload(self) -> None:
         """Read the configuration again; apply what can change while running, name the rest."""
-        source = None if self.config.source == "defaults" else self.config.source
         try:
-            new = load_config(source, self.environ)
-            persona = load_persona(new.dialogue.persona, personas_dir())
-            guardrails = Guardrails(new.dialogue.guardrails)
+            new = self.config.reload(self.environ)
+            persona = assembly.build_persona(new)
+            guardrails = Guardrails(new.guardrails)
         except (ConfigError, DialogueError) as exc:
             self.emit({"event": "config_error", "error": str(exc), "kept": "the running configuration"})
             return
@@ -374,7 +330,7 @@ class KioskService:
         if manager is None:
             return
         old_persona = manager.persona
-        if persona != old_persona or new.dialogue.guardrails != self.config.dialogue.guardrails:
+        if persona != old_persona or new.guardrails != self.config.guardrails:
             manager.persona = persona
             manager.guardrails = guardrails
             self.sessions.end("reload")  # the next visitor meets the new persona from the start
