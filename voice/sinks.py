@@ -13,6 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
+from voice.clock import Signal
 from voice.decode import resample
 from voice.devices import close_stream, find_device, open_error
 
@@ -21,7 +22,7 @@ BLOCK_S = 0.04
 
 
 class AudioSink(Protocol):
-    def play(self, samples: np.ndarray, rate: int, stop: threading.Event) -> int:
+    def play(self, samples: np.ndarray, rate: int, stop: Signal) -> int:
         """Play int16 mono `samples` at `rate`; block until done or `stop` is set. Return samples played."""
         ...
 
@@ -50,7 +51,7 @@ class WavSink:
             self._rate = rate
         return self._wav
 
-    def play(self, samples: np.ndarray, rate: int, stop: threading.Event) -> int:
+    def play(self, samples: np.ndarray, rate: int, stop: Signal) -> int:
         with self._lock:
             self._open(rate)
             if rate != self._rate:
@@ -71,7 +72,7 @@ class WavSink:
 class NullSink:
     """Discards audio instantly (benchmarks measure when audio reaches the sink, not how it sounds)."""
 
-    def play(self, samples: np.ndarray, rate: int, stop: threading.Event) -> int:
+    def play(self, samples: np.ndarray, rate: int, stop: Signal) -> int:
         return int(samples.size)
 
     def gap(self, seconds: float) -> None:
@@ -114,7 +115,7 @@ class SpeakerSink:
             return
         raise open_error("speaker", self.device, RuntimeError(f"no usable sample rate near {rate} Hz"))
 
-    def play(self, samples: np.ndarray, rate: int, stop: threading.Event) -> int:
+    def play(self, samples: np.ndarray, rate: int, stop: Signal) -> int:
         self._open(rate)
         assert self._stream is not None and self._rate is not None
         out = resample(samples, rate, self._rate) if self._rate != rate else samples
@@ -133,6 +134,12 @@ class SpeakerSink:
             self._stream = None
             raise open_error("speaker", self.device, exc) from exc
         return int(played * rate / self._rate)
+
+    @property
+    def latency_s(self) -> float:
+        """How long after a write its audio reaches the speaker (the device's output latency)."""
+        stream = self._stream
+        return float(stream.latency) if stream is not None else 0.0
 
     def gap(self, seconds: float) -> None:
         pass
