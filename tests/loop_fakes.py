@@ -146,10 +146,13 @@ class RecordingConversation:
 class HungTurn(RecordingTurn):
     """A model call that never produces a token: blocks until cancelled (or forever, `deaf_to_cancel`)."""
 
-    def __init__(self, conversation, user, turn_id, reply, released: Signal, deaf_to_cancel: bool) -> None:
+    def __init__(self, conversation, user, turn_id, reply, clock: Clock, deaf_to_cancel: bool) -> None:
         super().__init__(conversation, user, turn_id, reply)
-        self._released = released
+        self._clock = clock
+        self._released = clock.signal()
         self._deaf = deaf_to_cancel
+        self.cancelled_at: float | None = None
+        self.finished_at: float | None = None
 
     def pieces(self):
         try:
@@ -160,8 +163,13 @@ class HungTurn(RecordingTurn):
 
     def cancel(self) -> None:
         self.cancelled = True
+        self.cancelled_at = self._clock.now()
         if not self._deaf:
             self._released.set()
+
+    def finish(self, heard: str, interrupted: bool) -> None:
+        self.finished_at = self._clock.now()
+        super().finish(heard, interrupted)
 
 
 @dataclass
@@ -171,6 +179,6 @@ class HungConversation(RecordingConversation):
 
     def begin_turn(self, transcript: Transcript, turn_id: int) -> RecordingTurn:
         assert self.clock is not None
-        turn = HungTurn(self, transcript.text, turn_id, self.reply, self.clock.signal(), self.deaf_to_cancel)
+        turn = HungTurn(self, transcript.text, turn_id, self.reply, self.clock, self.deaf_to_cancel)
         self.turns.append(turn)
         return turn

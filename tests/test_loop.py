@@ -19,13 +19,15 @@ from loop_fakes import (
 from voice import events
 from voice.clock import VirtualClock
 from voice.endpointer import EndpointerConfig
-from voice.loop import LoopConfig, TurnTaking, VoiceLoop
+from voice.loop import STOP_CHECK_S, STOP_GRACE_S, LoopConfig, TurnTaking, VoiceLoop
 from voice.player import Player
 from voice.ports import ProcessorChain
 from voice.sinks import NullSink
 from voice.vad import FRAME_S
 
 HANG = EndpointerConfig(start_s=0.09, hang_s=0.45, pre_roll_s=0.15)
+DEADLINE_S = 0.25
+"""An interrupted reply is silent this soon (virtual time)."""
 
 
 class Session:
@@ -208,19 +210,25 @@ def test_utterances_not_meant_for_the_assistant_are_ignored_and_announcements_ar
     assert len(s.of("reply")) == 1 and len(s.conversation.history) == 1
 
 
+def interrupt(session: Session, at: list[float]) -> None:
+    at.append(session.clock.now())
+    session.loop.interrupt()
+
+
 # The reply's speech ends at frame 40; the hang (15 frames) confirms it at frame 55.
 HUNG_SCRIPT = "." * 10 + "S" * 30 + "." * 60
 
 
 def test_an_interrupt_while_the_model_has_not_answered_is_silent_and_cancels_the_turn():
-    holder = {}
     conversation = HungConversation()
-    s = Session(HUNG_SCRIPT, realtime=True, conversation=conversation, at={70: lambda: holder["loop"].interrupt()})
+    interrupts: list[float] = []
+    s = Session(HUNG_SCRIPT, realtime=True, conversation=conversation, at={70: lambda: interrupt(s, interrupts)})
     conversation.clock = s.clock
-    holder["loop"] = s.loop
     s.run()
     (turn,) = s.conversation.turns
     assert turn.cancelled and turn.closed  # the model call was abandoned
+    (interrupted_at,) = interrupts
+    assert turn.cancelled_at == interrupted_at and turn.finished_at - interrupted_at <= DEADLINE_S
     assert s.sink.played == 0  # nothing was ever heard
     (reply,) = s.of("reply")
     assert reply.interrupted and reply.text == ""
@@ -230,15 +238,48 @@ def test_an_interrupt_while_the_model_has_not_answered_is_silent_and_cancels_the
 
 
 def test_stop_returns_while_a_model_call_hangs_and_ignores_cancel():
-    holder = {}
     conversation = HungConversation(deaf_to_cancel=True)
-    s = Session(HUNG_SCRIPT, conversation=conversation, at={70: lambda: holder["loop"].stop()})
+    stops: list[float] = []
+    s = Session(HUNG_SCRIPT, conversation=conversation, at={70: lambda: stops.append(s.clock.now()) or s.loop.stop()})
     conversation.clock = s.clock
-    holder["loop"] = s.loop
     s.run()  # returns: the hung pump thread is left behind, not joined
+    assert s.clock.now() - stops[0] <= STOP_GRACE_S
     (turn,) = conversation.turns
     assert turn.cancelled and not turn.closed  # asked to stop; the fake model never did
     assert not s.of("reply") or s.of("reply")[0].interrupted
+
+
+class StuckConversation(RecordingConversation):
+    """`begin_turn` itself never returns (a model call made before the reply streams)."""
+
+    clock: VirtualClock
+
+    def begin_turn(self, transcript, turn_id):
+        self.clock.signal().wait()
+        raise AssertionError("unreachable")
+
+
+def test_stop_returns_while_the_reply_thread_is_stuck_in_begin_turn():
+    conversation = StuckConversation()
+    stops: list[float] = []
+    s = Session(HUNG_SCRIPT, conversation=conversation, at={70: lambda: stops.append(s.clock.now()) or s.loop.stop()})
+    conversation.clock = s.clock
+    summary = s.run()
+    assert s.clock.now() - stops[0] <= STOP_CHECK_S + STOP_GRACE_S + 1e-9
+    assert summary.turns == 0 and not s.of("reply")
+
+
+def test_an_interrupt_while_the_reply_plays_is_silent_within_the_deadline():
+    # The reply starts playing at frame 55 (1.65 s); interrupt at frame 60.
+    interrupts: list[float] = []
+    s = Session(HUNG_SCRIPT, realtime=True, at={60: lambda: interrupt(s, interrupts)})
+    s.run()
+    (interrupted_at,) = interrupts
+    assert s.sink.blocks[0] < interrupted_at
+    assert s.sink.stopped_at - interrupted_at <= DEADLINE_S
+    assert all(start < interrupted_at + DEADLINE_S for start in s.sink.blocks)
+    (reply,) = s.of("reply")
+    assert reply.interrupted and s.conversation.turns[0].cancelled
 
 
 class Recorder:

@@ -1,7 +1,9 @@
 """The audio loop: listen, endpoint, transcribe, ask the conversation, speak — with the stages overlapped.
 
-Threads: the caller's thread captures frames (VAD + endpointer), one STT thread decodes, one worker runs
-replies, the player plays. Everything that can start before the user has finished does:
+Threads: the caller's thread captures frames (frame processors, VAD, endpointer), one STT thread decodes,
+one reply thread (`voice.reply`) runs replies with the model's pieces read on a pump thread, one event thread
+delivers events (`voice.dispatch`), the player plays. Everything that can start before the user has
+finished does:
 
 * while the user speaks, the growing utterance is re-transcribed every `partial_interval_s` (when the STT
   thread is free) and partial transcripts are reported (LocalAgreement-2 commits the stable words);
@@ -41,6 +43,8 @@ UTTERANCE_TAIL_S = 0.2
 """Silence kept after the last speech frame: Whisper is more reliable with a little trailing room."""
 STOP_GRACE_S = 0.5
 """After `stop()`, how long `run()` waits for the reply thread (a hung model call is not waited for)."""
+STOP_CHECK_S = 0.1
+"""How often `run()`, waiting for the last replies, checks for `stop()`."""
 DRAIN_S = 5.0
 """How long `run()` lets the event listener catch up with the queued events at the end."""
 
@@ -182,12 +186,10 @@ class VoiceLoop:
 
     def _await_replies(self) -> None:
         """Until the queued replies are done; after `stop()`, no longer than `STOP_GRACE_S`."""
-        stopped_at: float | None = None
-        while not self._replies.done.wait(0.1):
+        while not self._replies.done.wait(STOP_CHECK_S):
             if self._replies.stopping.is_set():
-                stopped_at = stopped_at if stopped_at is not None else self.clock.now()
-                if self.clock.now() - stopped_at >= STOP_GRACE_S:
-                    return
+                self._replies.done.wait(STOP_GRACE_S)
+                return
 
     def stop(self) -> None:
         """End `run()` promptly: stop listening, drop queued replies, abandon the one under way."""
@@ -353,7 +355,8 @@ class VoiceLoop:
         eos_index = utt.frames_until(speech_end_s) - 1
         eos_wall = utt.walls[min(eos_index, len(utt.walls) - 1)]
         job = utt.job
-        if job is None or job.stop.is_set() or job.decode.frames < utt.frames_until(speech_end_s):
+        usable = job is not None and job.turn_id == utt.turn_id and not job.stop.is_set()
+        if job is None or not usable or job.decode.frames < utt.frames_until(speech_end_s):
             if job is not None:
                 job.drop()
             job = ReplyHandle(utt.turn_id, self._launch_decode(utt, keep, quick=False), self.clock)

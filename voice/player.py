@@ -58,14 +58,14 @@ class Player:
         sink: AudioSink,
         realtime: bool,
         clock: Clock = SYSTEM_CLOCK,
-        reference: FrameProcessor | None = None,
     ) -> None:
         self.sink = sink
         self.realtime = realtime
         """True when the sink plays at real-time speed (a speaker), so the mic may hear it."""
         self.clock = clock
-        self.reference = reference
-        """Hears every chunk with the time it starts on the speaker (`FrameProcessor.playback`)."""
+        self.reference: FrameProcessor | None = None
+        """Hears every chunk with the time it starts on the speaker; the voice loop sets its processor
+        chain here, so echo cancelling gets the far end of exactly the audio it must remove."""
         self._queue: Mailbox[_Chunk | None] = Mailbox(clock)
         self._stop = clock.signal()
         self._pending = 0

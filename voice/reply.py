@@ -293,6 +293,8 @@ class ReplyWorker:
 
     def _generate(self, reply: _Reply, turn: Turn) -> None:
         handle = reply.handle
+        if handle.stop.is_set():
+            return  # interrupted before the model was even asked
         chunker = SentenceChunker(self.first_clause_chars)
         reply.marks["llm_start"] = self.clock.now()
         pump = _PiecePump(turn, self.clock, handle.stop)
