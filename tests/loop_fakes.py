@@ -8,6 +8,7 @@ so partial transcripts grow as the utterance grows. Everything that takes time t
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -156,6 +157,7 @@ class HungTurn(RecordingTurn):
 
     def pieces(self):
         try:
+            self.conversation.entered.set()
             self._released.wait()
             yield from ()
         finally:
@@ -176,6 +178,8 @@ class HungTurn(RecordingTurn):
 class HungConversation(RecordingConversation):
     clock: Clock | None = None
     deaf_to_cancel: bool = False
+    entered: threading.Event = field(default_factory=threading.Event)
+    """Set once a turn is waiting inside its (never answering) model call."""
 
     def begin_turn(self, transcript: Transcript, turn_id: int) -> RecordingTurn:
         assert self.clock is not None

@@ -222,7 +222,9 @@ HUNG_SCRIPT = "." * 10 + "S" * 30 + "." * 60
 def test_an_interrupt_while_the_model_has_not_answered_is_silent_and_cancels_the_turn():
     conversation = HungConversation()
     interrupts: list[float] = []
-    s = Session(HUNG_SCRIPT, realtime=True, conversation=conversation, at={70: lambda: interrupt(s, interrupts)})
+    s = Session(
+        HUNG_SCRIPT, realtime=True, conversation=conversation, at={70: lambda: interrupt(s, interrupts)}
+    )
     conversation.clock = s.clock
     s.run()
     (turn,) = s.conversation.turns
@@ -240,7 +242,9 @@ def test_an_interrupt_while_the_model_has_not_answered_is_silent_and_cancels_the
 def test_stop_returns_while_a_model_call_hangs_and_ignores_cancel():
     conversation = HungConversation(deaf_to_cancel=True)
     stops: list[float] = []
-    s = Session(HUNG_SCRIPT, conversation=conversation, at={70: lambda: stops.append(s.clock.now()) or s.loop.stop()})
+    s = Session(
+        HUNG_SCRIPT, conversation=conversation, at={70: lambda: stops.append(s.clock.now()) or s.loop.stop()}
+    )
     conversation.clock = s.clock
     s.run()  # returns: the hung pump thread is left behind, not joined
     assert s.clock.now() - stops[0] <= STOP_GRACE_S
@@ -262,7 +266,9 @@ class StuckConversation(RecordingConversation):
 def test_stop_returns_while_the_reply_thread_is_stuck_in_begin_turn():
     conversation = StuckConversation()
     stops: list[float] = []
-    s = Session(HUNG_SCRIPT, conversation=conversation, at={70: lambda: stops.append(s.clock.now()) or s.loop.stop()})
+    s = Session(
+        HUNG_SCRIPT, conversation=conversation, at={70: lambda: stops.append(s.clock.now()) or s.loop.stop()}
+    )
     conversation.clock = s.clock
     summary = s.run()
     assert s.clock.now() - stops[0] <= STOP_CHECK_S + STOP_GRACE_S + 1e-9

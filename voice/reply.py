@@ -17,7 +17,7 @@ import numpy as np
 
 from voice import events
 from voice.clock import Clock, Empty, Mailbox, Signal
-from voice.player import Player
+from voice.player import Player, ReplyPlayback
 from voice.ports import SpeechToText, TextToSpeech
 from voice.shaper import SentenceChunker
 from voice.stt import Transcript
@@ -365,7 +365,7 @@ class ReplyWorker:
         self.emit(events.Reply(handle.turn_id, heard, interrupted))
         self.emit(_metrics(reply, first_audio))
 
-    def _played(self):
+    def _played(self) -> ReplyPlayback:
         """The reply's playback once the player is idle (cut short when the loop stops)."""
         while True:
             playback = self.player.wait_idle(WAIT_SLICE_S)
