@@ -152,6 +152,8 @@ def test_half_duplex_ignores_speech_while_hark_speaks():
     assert len(s.of("transcript", final=True)) == 1
     assert not s.of("barge_in")
     assert not s.of("reply")[0].interrupted
+    started, ended = s.of("speech_started"), s.of("speech_ended")
+    assert [e.turn_id for e in started] == [e.turn_id for e in ended]  # a cut-off utterance ends too
 
 
 def test_barge_in_stops_the_reply_and_keeps_only_what_was_heard():
@@ -328,3 +330,12 @@ def test_the_processor_chain_hears_what_the_speaker_plays_and_when():
     starts = [at for _, _, at in listener.playback_calls]
     assert starts[0] == s.sink.blocks[0]  # the time the first chunk reached the speaker
     assert starts[1] == s.sink.blocks[25]  # the second one after 25 blocks of 20 ms
+
+
+def test_an_utterance_cut_off_by_the_end_of_the_source_ends_without_a_reply():
+    s, summary = run_loop("." * 10 + "S" * 20)
+    (started,) = s.of("speech_started")
+    (ended,) = s.of("speech_ended")
+    assert started.turn_id == ended.turn_id == 1 and ended.stream_s > started.stream_s
+    assert not s.of("transcript", final=True) and not s.of("reply") and summary.turns == 0
+    assert all(t.cancelled and t.finished is None for t in s.conversation.turns)

@@ -45,7 +45,8 @@ class SpeechStarted(VoiceEvent):
 
 @dataclass(frozen=True)
 class SpeechEnded(VoiceEvent):
-    """The hang time is over: the utterance has ended (capture thread)."""
+    """The utterance has ended (capture thread): the hang time is over, or it was cut off (the microphone
+    gated while Hark speaks, the source ended). Every `SpeechStarted` gets one."""
 
     event: ClassVar[str] = "speech_ended"
     stream_s: float

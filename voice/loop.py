@@ -181,7 +181,7 @@ class VoiceLoop:
                 self._replies.close()
                 self._await_replies()
                 self._stt.put(None)
-                self._events.close(DRAIN_S)
+                self._events.close(STOP_GRACE_S if self._replies.stopping.is_set() else DRAIN_S)
         return self.summary
 
     def _await_replies(self) -> None:
@@ -228,8 +228,8 @@ class VoiceLoop:
             for frame in self.source.frames():
                 utt = self._on_frame(frame, ring, utt)
         finally:
-            if utt is not None and utt.job is not None:
-                utt.job.drop()  # the source ended mid-utterance: nobody will confirm this reply
+            if utt is not None:
+                self._abandon(utt)  # the source ended mid-utterance: nobody will confirm this reply
 
     def _on_frame(
         self, frame: np.ndarray, ring: deque[tuple[np.ndarray, float]], utt: _Utterance | None
@@ -238,10 +238,10 @@ class VoiceLoop:
         wall = self.clock.now()
         frame = self.processors.process(frame, wall)
         if self._gated():
+            if utt is not None:
+                self._abandon(utt)
             self.endpointer.reset(self.endpointer.now_s + FRAME_S)
             ring.clear()
-            if utt is not None and utt.job is not None:
-                utt.job.drop()
             return None
         ring.append((frame, wall))
         if utt is not None:
@@ -264,6 +264,15 @@ class VoiceLoop:
             self._maybe_barge_in(utt)
             self._maybe_decode_ahead(utt)
         return utt
+
+    def _abandon(self, utt: _Utterance) -> None:
+        """An utterance cut off (the microphone gated, the source ended): no reply, but its speech ended."""
+        with utt.lock:
+            utt.ended = True
+        if utt.job is not None:
+            utt.job.drop()
+        end_s = max(utt.speech_start_s, self.endpointer.last_speech_end_s)
+        self._emit(events.SpeechEnded(utt.turn_id, round(end_s, 3), round(utt.speech_start_s, 3)))
 
     def _start_utterance(self, event: EndpointEvent, ring: deque[tuple[np.ndarray, float]]) -> _Utterance:
         """A new utterance (a new turn id), starting `pre_roll_s` before the detected speech start."""
