@@ -134,9 +134,12 @@ class Player:
                     self._idle.set()
 
     def _play(self, chunk: _Chunk, reply: ReplyPlayback) -> None:
-        started = self.clock.now() + getattr(self.sink, "latency_s", 0.0)
+        started = self.clock.now()
         if self.reference is not None:
-            self.reference.playback(chunk.samples, chunk.rate, started)
+            # when the audio leaves the speaker, not when it is written (first-audio timing stays as the
+            # benchmarks measure it: at the write)
+            audible_at = started + getattr(self.sink, "latency_s", 0.0)
+            self.reference.playback(chunk.samples, chunk.rate, audible_at)
         if reply.first_audio_wall is None:
             loud = audible(chunk.samples)
             if loud.size:

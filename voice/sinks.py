@@ -1,7 +1,8 @@
 """Audio sinks: the speaker, a WAV file, or nothing (for benchmarks).
 
 A sink plays one chunk at a time and can be stopped part-way (barge-in); it reports how many samples were
-really played so the dialogue can keep only what the user heard.
+really played so the dialogue can keep only what the user heard. A sink that knows how long its audio takes
+to reach the air has a `latency_s` attribute (the player dates the echo-cancelling reference with it).
 """
 
 from __future__ import annotations
@@ -139,7 +140,10 @@ class SpeakerSink:
     def latency_s(self) -> float:
         """How long after a write its audio reaches the speaker (the device's output latency)."""
         stream = self._stream
-        return float(stream.latency) if stream is not None else 0.0
+        if stream is not None:
+            return float(stream.latency)
+        # not open yet (the first chunk opens it): what such a stream will have
+        return float(self._sd.query_devices(self.device, "output")["default_high_output_latency"])
 
     def gap(self, seconds: float) -> None:
         pass
