@@ -22,9 +22,13 @@ class EventDispatcher:
         self._on_event = on_event
         self._box: Mailbox[VoiceEvent | None] = Mailbox(clock)
         self._done = clock.signal()
-        clock.start_thread(self._run, "hark-events")
+        self._clock = clock
+
+    def start(self) -> None:
+        self._clock.start_thread(self._run, "hark-events")
 
     def emit(self, event: VoiceEvent) -> None:
+        """Queue `event` (delivered once `start()`ed); never waits."""
         self._box.put(event)
 
     def close(self, timeout_s: float) -> bool:

@@ -135,7 +135,13 @@ class VoiceLoop:
         self.endpointer = Endpointer(self.config.endpointer)
         self._events = EventDispatcher(clock, on_event or (lambda _e: None))
         self._replies = ReplyWorker(
-            clock, player, speaker, transcriber, conversation, self.config.first_clause_chars, self._emit
+            clock,
+            player,
+            speaker,
+            transcriber,
+            conversation,
+            self.config.first_clause_chars,
+            self._events.emit,
         )
         self._stt: Mailbox[tuple[_Utterance, Decode] | None] = Mailbox(clock)
         self._decoding = 0
@@ -160,9 +166,6 @@ class VoiceLoop:
         """The reply being prepared or spoken, if any."""
         return self._replies.current
 
-    def _emit(self, event: events.VoiceEvent) -> None:
-        self._events.emit(event)
-
     def _next_turn_id(self) -> int:
         with self._turn_lock:
             self._turn_ids += 1
@@ -173,6 +176,7 @@ class VoiceLoop:
     def run(self) -> LoopSummary:
         """Listen until the source ends (then finish the queued turns) or `stop()` is called."""
         with self.clock.attached():
+            self._events.start()
             self.clock.start_thread(self._stt_worker, "hark-stt")
             self._replies.start()
             try:
@@ -259,7 +263,7 @@ class VoiceLoop:
             self._end_utterance(utt, event.speech_end_s or event.time_s, wall)
             return None
         elif kind is EventKind.TIMEOUT:
-            self._emit(events.NoSpeechTimeout(self._turn_ids))
+            self._events.emit(events.NoSpeechTimeout(self._turn_ids))
         if utt is not None and self.endpointer.in_utterance:
             self._maybe_barge_in(utt)
             self._maybe_decode_ahead(utt)
@@ -272,7 +276,7 @@ class VoiceLoop:
         if utt.job is not None:
             utt.job.drop()
         end_s = max(utt.speech_start_s, self.endpointer.last_speech_end_s)
-        self._emit(events.SpeechEnded(utt.turn_id, round(end_s, 3), round(utt.speech_start_s, 3)))
+        self._events.emit(events.SpeechEnded(utt.turn_id, round(end_s, 3), round(utt.speech_start_s, 3)))
 
     def _start_utterance(self, event: EndpointEvent, ring: deque[tuple[np.ndarray, float]]) -> _Utterance:
         """A new utterance (a new turn id), starting `pre_roll_s` before the detected speech start."""
@@ -288,7 +292,7 @@ class VoiceLoop:
         for frame, wall in list(ring)[-back:]:
             utt.frames.append(frame)
             utt.walls.append(wall)
-        self._emit(events.SpeechStarted(utt.turn_id, round(event.speech_start_s, 3)))
+        self._events.emit(events.SpeechStarted(utt.turn_id, round(event.speech_start_s, 3)))
         return utt
 
     def _maybe_barge_in(self, utt: _Utterance) -> None:
@@ -299,7 +303,7 @@ class VoiceLoop:
             utt.start_stream_s + self.config.endpointer.pre_roll_s
         )
         if speech_s >= self.config.barge_in_min_s:
-            self._emit(events.BargeIn(handle.turn_id, round(speech_s, 3)))
+            self._events.emit(events.BargeIn(handle.turn_id, round(speech_s, 3)))
             self.interrupt()
 
     def _maybe_decode_ahead(self, utt: _Utterance) -> None:
@@ -354,12 +358,14 @@ class VoiceLoop:
             committed, tentative = utt.agreement.update(transcript.text)
             if committed or tentative:
                 text = f"{committed} {tentative}".strip()
-                self._emit(events.Transcript(utt.turn_id, final=False, text=text, committed=committed))
+                self._events.emit(events.Transcript(utt.turn_id, final=False, text=text, committed=committed))
 
     def _end_utterance(self, utt: _Utterance, speech_end_s: float, wall: float) -> None:
         with utt.lock:
             utt.ended = True
-        self._emit(events.SpeechEnded(utt.turn_id, round(speech_end_s, 3), round(utt.speech_start_s, 3)))
+        self._events.emit(
+            events.SpeechEnded(utt.turn_id, round(speech_end_s, 3), round(utt.speech_start_s, 3))
+        )
         keep = utt.frames_until(speech_end_s + UTTERANCE_TAIL_S)
         eos_index = utt.frames_until(speech_end_s) - 1
         eos_wall = utt.walls[min(eos_index, len(utt.walls) - 1)]
