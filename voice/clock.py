@@ -78,7 +78,7 @@ class Empty(Exception):
 
 
 class Mailbox(Generic[T]):
-    """A FIFO queue whose `get` waits on a clock (the loop's queues, so virtual time can see them)."""
+    """A FIFO queue with one consumer, whose `get` waits on a clock (so virtual time can see the wait)."""
 
     def __init__(self, clock: Clock) -> None:
         self._items: collections.deque[T] = collections.deque()
