@@ -68,3 +68,13 @@ def write_wav(path: str | os.PathLike, samples: np.ndarray, rate: int = SAMPLE_R
         w.setframerate(rate)
         w.writeframes(samples.astype(np.int16).tobytes())
     return Path(path)
+
+
+AUDIBLE = 300
+"""int16 amplitude (about -40 dBFS) above which a sample counts as sound: where first audio is, where
+speech truly ends. The one definition for the player, the benchmarks and the tests."""
+
+
+def audible(samples: np.ndarray) -> np.ndarray:
+    """Indices of the audible samples of int16 `samples`."""
+    return np.flatnonzero(np.abs(samples.astype(np.int32)) > AUDIBLE)

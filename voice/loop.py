@@ -1,7 +1,9 @@
 """The audio loop: listen, endpoint, transcribe, ask the conversation, speak — with the stages overlapped.
 
-Threads: the caller's thread captures frames (VAD + endpointer), one STT thread decodes, one worker runs
-replies, the player plays. Everything that can start before the user has finished does:
+Threads: the caller's thread captures frames (frame processors, VAD, endpointer), one STT thread decodes,
+one reply thread (`voice.reply`) runs replies with the model's pieces read on a pump thread, one event thread
+delivers events (`voice.dispatch`), the player plays. Everything that can start before the user has
+finished does:
 
 * while the user speaks, the growing utterance is re-transcribed every `partial_interval_s` (when the STT
   thread is free) and partial transcripts are reported (LocalAgreement-2 commits the stable words);
@@ -16,31 +18,35 @@ So the end of speech to first audio is about the hang time plus a few tens of mi
 from __future__ import annotations
 
 import enum
-import queue
 import threading
-import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 
+from voice import events
 from voice.agreement import PrefixAgreement
+from voice.clock import SYSTEM_CLOCK, Clock, Mailbox
 from voice.decode import to_float32
+from voice.dispatch import EventCallback, EventDispatcher
 from voice.endpointer import Endpointer, EndpointerConfig, EndpointEvent, EventKind
 from voice.player import Player
-from voice.shaper import SentenceChunker
+from voice.ports import FrameProcessor, ProcessorChain, SpeechToText, TextToSpeech
+from voice.reply import Conversation, Decode, ReplyHandle, ReplyWorker, Turn
 from voice.sources import AudioSource
-from voice.stt import Transcriber, Transcript
-from voice.tts import Speaker
+from voice.stt import Transcript
 from voice.vad import FRAME_S, FrameVad
 
-EventCallback = Callable[[dict], None]
+__all__ = ["Conversation", "LoopConfig", "LoopSummary", "ReplyHandle", "Turn", "TurnTaking", "VoiceLoop"]
 
 UTTERANCE_TAIL_S = 0.2
 """Silence kept after the last speech frame: Whisper is more reliable with a little trailing room."""
+STOP_GRACE_S = 0.5
+"""After `stop()`, how long `run()` waits for the reply thread (a hung model call is not waited for)."""
+STOP_CHECK_S = 0.1
+"""How often `run()`, waiting for the last replies, checks for `stop()`."""
+DRAIN_S = 5.0
+"""How long `run()` lets the event listener catch up with the queued events at the end."""
 
 
 class TurnTaking(enum.Enum):
@@ -50,37 +56,6 @@ class TurnTaking(enum.Enum):
     """The user may interrupt: enough speech during a reply stops it."""
     FULL_DUPLEX = "full-duplex"
     """Never gate, never interrupt (replies go to a file, so the microphone cannot hear them)."""
-
-
-class Turn(Protocol):
-    """One reply in the making, as the conversation hands it to the loop."""
-
-    def pieces(self) -> Iterator[str]:
-        """The reply text, streamed. Closing the iterator early cancels the generation."""
-        ...
-
-    def finish(self, heard: str, interrupted: bool) -> None:
-        """Called once with the part of the reply the user heard. A turn never finished leaves no trace."""
-        ...
-
-
-class Conversation(Protocol):
-    def begin_turn(self, transcript: Transcript) -> Turn | None:
-        """The reply to an utterance, or None when it was not meant for the assistant (no wake phrase)."""
-        ...
-
-
-class _Announcement:
-    """Something the assistant says on its own (a greeting): no user turn, nothing to remember."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def pieces(self) -> Iterator[str]:
-        yield self.text
-
-    def finish(self, heard: str, interrupted: bool) -> None:
-        pass
 
 
 @dataclass(frozen=True)
@@ -99,24 +74,20 @@ class LoopConfig:
 
 
 @dataclass
-class _Decode:
-    frames: int
-    """How many frames of the utterance this transcription covers."""
-    future: Future
-    quick: bool
-    """A rough pass for partial transcripts, never used as the final transcript."""
-
-
-@dataclass
 class _Utterance:
+    turn_id: int
     start_stream_s: float
+    speech_start_s: float
     frames: list[np.ndarray] = field(default_factory=list)
     walls: list[float] = field(default_factory=list)
-    latest: _Decode | None = None
+    latest: Decode | None = None
     last_launch_s: float = 0.0
     agreement: PrefixAgreement = field(default_factory=PrefixAgreement)
     ended: bool = False
-    job: _Job | None = None
+    """Set (under `lock`) at END: no partial transcript may follow the final one."""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    job: ReplyHandle | None = None
+    """The speculative reply started in the current pause, if any."""
 
     def audio(self, n_frames: int) -> np.ndarray:
         frames = self.frames[:n_frames]
@@ -124,38 +95,6 @@ class _Utterance:
 
     def frames_until(self, stream_s: float) -> int:
         return max(1, min(len(self.frames), round((stream_s - self.start_stream_s) / FRAME_S)))
-
-
-@dataclass
-class _Job:
-    """One reply to one utterance: speculative until `confirm()` (END), dropped on `cancel()` (RESUME)."""
-
-    utt: _Utterance
-    decode: _Decode
-    decided: threading.Event = field(default_factory=threading.Event)
-    confirmed: bool = False
-    stop: threading.Event = field(default_factory=threading.Event)
-    eos_wall: float = 0.0
-    end_wall: float = 0.0
-    announcement: str | None = None
-    """Set for `say()`: speak this, there is no utterance behind it."""
-
-    def confirm(self, eos_wall: float, end_wall: float) -> None:
-        self.eos_wall, self.end_wall = eos_wall, end_wall
-        self.confirmed = True
-        self.decided.set()
-
-    def cancel(self) -> None:
-        self.stop.set()
-        self.decided.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self.decided.is_set() and not self.confirmed
-
-
-class _Cancelled(Exception):
-    pass
 
 
 @dataclass
@@ -168,65 +107,115 @@ class LoopSummary:
 
 
 class VoiceLoop:
+    """Threads: the caller's thread captures (processors, VAD, endpointer) and never waits on disk or on a
+    model; `hark-stt` decodes; `hark-turns` runs replies (`voice.reply`); `hark-events` delivers events;
+    the player plays. `clock` is the time they all share (a `VirtualClock` in tests)."""
+
     def __init__(
         self,
         source: AudioSource,
         player: Player,
         vad: FrameVad,
-        transcriber: Transcriber,
-        speaker: Speaker,
+        transcriber: SpeechToText,
+        speaker: TextToSpeech,
         conversation: Conversation,
         config: LoopConfig | None = None,
         on_event: EventCallback | None = None,
+        processors: FrameProcessor | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.source = source
         self.player = player
         self.vad = vad
         self.transcriber = transcriber
-        self.speaker = speaker
-        self.conversation = conversation
         self.config = config or LoopConfig()
-        self.on_event = on_event or (lambda _e: None)
+        self.clock = clock
+        self.processors = processors or ProcessorChain()
+        player.reference = self.processors  # echo cancelling hears what the speaker plays, and when
         self.endpointer = Endpointer(self.config.endpointer)
-        self.summary = LoopSummary()
-        self._stt_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hark-stt")
+        self._events = EventDispatcher(clock, on_event or (lambda _e: None))
+        self._replies = ReplyWorker(
+            clock,
+            player,
+            speaker,
+            transcriber,
+            conversation,
+            self.config.first_clause_chars,
+            self._events.emit,
+        )
+        self._stt: Mailbox[tuple[_Utterance, Decode] | None] = Mailbox(clock)
         self._decoding = 0
         self._decoding_lock = threading.Lock()
-        self._jobs: queue.Queue[_Job | None] = queue.Queue()
-        self._active: _Job | None = None
-        self._worker = threading.Thread(target=self._job_worker, name="hark-turns", daemon=True)
+        self._turn_ids = 0
+        self._turn_lock = threading.Lock()
+        self._counts = LoopSummary()
+
+    @property
+    def summary(self) -> LoopSummary:
+        counts = self._replies.counts
+        return LoopSummary(
+            utterances=self._counts.utterances,
+            turns=counts.turns,
+            errors=counts.errors,
+            speculative_hits=self._counts.speculative_hits,
+            speculative_misses=self._counts.speculative_misses,
+        )
+
+    @property
+    def current_reply(self) -> ReplyHandle | None:
+        """The reply being prepared or spoken, if any."""
+        return self._replies.current
+
+    def _next_turn_id(self) -> int:
+        with self._turn_lock:
+            self._turn_ids += 1
+            return self._turn_ids
 
     # ---- capture side (caller's thread) -------------------------------------------------------------
 
     def run(self) -> LoopSummary:
         """Listen until the source ends (then finish the queued turns) or `stop()` is called."""
-        self._worker.start()
-        try:
-            self._capture()
-        finally:
-            self._jobs.put(None)
-            self._worker.join()
-            self._stt_pool.shutdown(wait=True)
+        with self.clock.attached():
+            self._events.start()
+            self.clock.start_thread(self._stt_worker, "hark-stt")
+            self._replies.start()
+            try:
+                self._capture()
+            finally:
+                self._replies.close()
+                self._await_replies()
+                self._stt.put(None)
+                self._events.close(STOP_GRACE_S if self._replies.stopping.is_set() else DRAIN_S)
         return self.summary
 
+    def _await_replies(self) -> None:
+        """Until the queued replies are done; after `stop()`, no longer than `STOP_GRACE_S`."""
+        while not self._replies.done.wait(STOP_CHECK_S):
+            if self._replies.stopping.is_set():
+                self._replies.done.wait(STOP_GRACE_S)
+                return
+
     def stop(self) -> None:
+        """End `run()` promptly: stop listening, drop queued replies, abandon the one under way."""
+        self._replies.stopping.set()
         self.source.close()
         self.interrupt()
 
     def say(self, text: str) -> None:
         """Speak `text` unprompted (a greeting or a notice), after any reply already under way."""
-        done: Future = Future()
-        done.set_result(Transcript(text, 1.0, 0.0))
-        job = _Job(_Utterance(start_stream_s=0.0), _Decode(0, done, quick=False), announcement=text)
-        now = time.monotonic()
-        job.confirm(now, now)
-        self._jobs.put(job)
+        done = self.clock.signal()
+        decode = Decode(0, np.zeros(0, np.float32), quick=False, done=done, result=Transcript(text, 1.0, 0.0))
+        done.set()
+        handle = ReplyHandle(self._next_turn_id(), decode, self.clock, announcement=text)
+        now = self.clock.now()
+        handle.confirm(now, now)
+        self._replies.submit(handle)
 
     def interrupt(self) -> None:
-        """Stop the reply being generated and played."""
-        job = self._active
-        if job is not None:
-            job.stop.set()
+        """Stop the reply being generated and played, within 0.25 s, even inside a model call."""
+        handle = self._replies.current
+        if handle is not None:
+            handle.interrupt()
         self.player.interrupt()
 
     def _gated(self) -> bool:
@@ -243,19 +232,20 @@ class VoiceLoop:
             for frame in self.source.frames():
                 utt = self._on_frame(frame, ring, utt)
         finally:
-            if utt is not None and utt.job is not None:
-                utt.job.cancel()  # the source ended mid-utterance: nobody will confirm this reply
+            if utt is not None:
+                self._abandon(utt)  # the source ended mid-utterance: nobody will confirm this reply
 
     def _on_frame(
         self, frame: np.ndarray, ring: deque[tuple[np.ndarray, float]], utt: _Utterance | None
     ) -> _Utterance | None:
         """Process one captured frame; return the utterance in progress, if any."""
-        wall = time.monotonic()
+        wall = self.clock.now()
+        frame = self.processors.process(frame, wall)
         if self._gated():
+            if utt is not None:
+                self._abandon(utt)
             self.endpointer.reset(self.endpointer.now_s + FRAME_S)
             ring.clear()
-            if utt is not None and utt.job is not None:
-                utt.job.cancel()
             return None
         ring.append((frame, wall))
         if utt is not None:
@@ -266,39 +256,54 @@ class VoiceLoop:
         if kind is EventKind.START:
             utt = self._start_utterance(event, ring)
         elif kind is EventKind.RESUME and utt is not None and utt.job is not None:
-            utt.job.cancel()
+            utt.job.drop()
             utt.job = None
-            self.summary.speculative_misses += 1
+            self._counts.speculative_misses += 1
         elif kind is EventKind.END and utt is not None:
             self._end_utterance(utt, event.speech_end_s or event.time_s, wall)
             return None
         elif kind is EventKind.TIMEOUT:
-            self.on_event({"event": "no_speech_timeout"})
+            self._events.emit(events.NoSpeechTimeout(self._turn_ids))
         if utt is not None and self.endpointer.in_utterance:
             self._maybe_barge_in(utt)
             self._maybe_decode_ahead(utt)
         return utt
 
+    def _abandon(self, utt: _Utterance) -> None:
+        """An utterance cut off (the microphone gated, the source ended): no reply, but its speech ended."""
+        with utt.lock:
+            utt.ended = True
+        if utt.job is not None:
+            utt.job.drop()
+        end_s = max(utt.speech_start_s, self.endpointer.last_speech_end_s)
+        self._events.emit(events.SpeechEnded(utt.turn_id, round(end_s, 3), round(utt.speech_start_s, 3)))
+
     def _start_utterance(self, event: EndpointEvent, ring: deque[tuple[np.ndarray, float]]) -> _Utterance:
-        """A new utterance, starting `pre_roll_s` before the detected speech start."""
+        """A new utterance (a new turn id), starting `pre_roll_s` before the detected speech start."""
         assert event.speech_start_s is not None
         pre_roll = self.config.endpointer.pre_roll_s
         back = min(len(ring), round((event.time_s - event.speech_start_s + pre_roll) / FRAME_S))
-        utt = _Utterance(start_stream_s=event.time_s - back * FRAME_S, last_launch_s=self.endpointer.now_s)
+        utt = _Utterance(
+            turn_id=self._next_turn_id(),
+            start_stream_s=event.time_s - back * FRAME_S,
+            speech_start_s=event.speech_start_s,
+            last_launch_s=self.endpointer.now_s,
+        )
         for frame, wall in list(ring)[-back:]:
             utt.frames.append(frame)
             utt.walls.append(wall)
+        self._events.emit(events.SpeechStarted(utt.turn_id, round(event.speech_start_s, 3)))
         return utt
 
     def _maybe_barge_in(self, utt: _Utterance) -> None:
-        job = self._active
-        if self.config.turn_taking is not TurnTaking.BARGE_IN or job is None or job.stop.is_set():
+        handle = self._replies.active
+        if self.config.turn_taking is not TurnTaking.BARGE_IN or handle is None or handle.stop.is_set():
             return
         speech_s = self.endpointer.last_speech_end_s - (
             utt.start_stream_s + self.config.endpointer.pre_roll_s
         )
         if speech_s >= self.config.barge_in_min_s:
-            self.on_event({"event": "barge_in", "speech_s": round(speech_s, 3)})
+            self._events.emit(events.BargeIn(handle.turn_id, round(speech_s, 3)))
             self.interrupt()
 
     def _maybe_decode_ahead(self, utt: _Utterance) -> None:
@@ -311,10 +316,10 @@ class VoiceLoop:
                 self._launch_decode(utt, len(utt.frames), quick=True)
             return
         if cfg.speculate and utt.job is None and silence >= cfg.speculate_after_s:
-            utt.job = _Job(utt, self._decode_covering(utt))
-            self._jobs.put(utt.job)
+            utt.job = ReplyHandle(utt.turn_id, self._decode_covering(utt), self.clock)
+            self._replies.submit(utt.job)
 
-    def _decode_covering(self, utt: _Utterance) -> _Decode:
+    def _decode_covering(self, utt: _Utterance) -> Decode:
         """An accurate transcription of everything said so far: the latest one if it already is that."""
         needed = utt.frames_until(self.endpointer.last_speech_end_s)
         latest = utt.latest
@@ -322,162 +327,56 @@ class VoiceLoop:
             return latest
         return self._launch_decode(utt, len(utt.frames), quick=False)
 
-    def _launch_decode(self, utt: _Utterance, n_frames: int, quick: bool) -> _Decode:
+    def _launch_decode(self, utt: _Utterance, n_frames: int, quick: bool) -> Decode:
         """Transcribe the first `n_frames` of the utterance on the STT thread; report it as a partial."""
-        audio = utt.audio(n_frames)
         with self._decoding_lock:
             self._decoding += 1
-        transcribe = self.transcriber.quick_transcribe if quick else self.transcriber.transcribe
-        future = self._stt_pool.submit(transcribe, audio)
-        decode = _Decode(n_frames, future, quick)
+        decode = Decode(n_frames, utt.audio(n_frames), quick, self.clock.signal())
         utt.latest = decode
         utt.last_launch_s = self.endpointer.now_s
-        future.add_done_callback(lambda f: self._decoded(utt, f))
+        self._stt.put((utt, decode))
         return decode
 
-    def _decoded(self, utt: _Utterance, future: Future) -> None:
-        with self._decoding_lock:
-            self._decoding -= 1
-        if utt.ended or future.exception() is not None:
-            return
-        committed, tentative = utt.agreement.update(future.result().text)
-        if committed or tentative:
-            text = f"{committed} {tentative}".strip()
-            self.on_event({"event": "transcript", "final": False, "text": text, "committed": committed})
+    def _stt_worker(self) -> None:
+        while (item := self._stt.get()) is not None:
+            utt, decode = item
+            transcribe = self.transcriber.quick_transcribe if decode.quick else self.transcriber.transcribe
+            try:
+                decode.result = transcribe(decode.audio)
+            except Exception as exc:  # the reply thread retries; a partial is simply skipped
+                decode.error = exc
+            with self._decoding_lock:
+                self._decoding -= 1
+            decode.done.set()
+            if decode.result is not None:
+                self._report_partial(utt, decode.result)
+
+    def _report_partial(self, utt: _Utterance, transcript: Transcript) -> None:
+        with utt.lock:
+            if utt.ended:
+                return
+            committed, tentative = utt.agreement.update(transcript.text)
+            if committed or tentative:
+                text = f"{committed} {tentative}".strip()
+                self._events.emit(events.Transcript(utt.turn_id, final=False, text=text, committed=committed))
 
     def _end_utterance(self, utt: _Utterance, speech_end_s: float, wall: float) -> None:
-        utt.ended = True
+        with utt.lock:
+            utt.ended = True
+        self._events.emit(
+            events.SpeechEnded(utt.turn_id, round(speech_end_s, 3), round(utt.speech_start_s, 3))
+        )
         keep = utt.frames_until(speech_end_s + UTTERANCE_TAIL_S)
         eos_index = utt.frames_until(speech_end_s) - 1
         eos_wall = utt.walls[min(eos_index, len(utt.walls) - 1)]
         job = utt.job
-        if job is None or job.decode.frames < utt.frames_until(speech_end_s):
+        usable = job is not None and job.turn_id == utt.turn_id and not job.stop.is_set()
+        if job is None or not usable or job.decode.frames < utt.frames_until(speech_end_s):
             if job is not None:
-                job.cancel()
-            job = _Job(utt, self._launch_decode(utt, keep, quick=False))
-            self._jobs.put(job)
+                job.drop()
+            job = ReplyHandle(utt.turn_id, self._launch_decode(utt, keep, quick=False), self.clock)
+            self._replies.submit(job)
         else:
-            self.summary.speculative_hits += 1
-        self.summary.utterances += 1
+            self._counts.speculative_hits += 1
+        self._counts.utterances += 1
         job.confirm(eos_wall, wall)
-
-    # ---- reply side (worker thread) -----------------------------------------------------------------
-
-    def _job_worker(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            try:
-                self._run_job(job)
-            except _Cancelled:
-                pass
-            except Exception as exc:  # a turn must never take the loop down
-                self.summary.errors += 1
-                self.on_event({"event": "error", "kind": type(exc).__name__, "message": str(exc)})
-            finally:
-                self._active = None
-
-    def _transcript(self, job: _Job) -> Transcript:
-        try:
-            return job.decode.future.result()
-        except Exception:
-            return self.transcriber.transcribe(job.utt.audio(job.decode.frames))
-
-    def _await_confirmation(self, job: _Job) -> None:
-        job.decided.wait()
-        if not job.confirmed:
-            raise _Cancelled
-
-    def _run_job(self, job: _Job) -> None:
-        if job.cancelled:
-            return
-        transcript = self._transcript(job)
-        marks: dict[str, float] = {"stt_done": time.monotonic()}
-        if not transcript.text:
-            self._await_confirmation(job)  # only a confirmed silence earns a reprompt
-        turn = (
-            _Announcement(job.announcement) if job.announcement else self.conversation.begin_turn(transcript)
-        )
-        if turn is None:
-            self._await_confirmation(job)
-            text = transcript.text
-            self.on_event({"event": "transcript", "final": True, "text": text, "ignored": True})
-            return
-        held: list[tuple[str, np.ndarray]] = []
-        spoken: list[str] = []
-
-        def release() -> None:
-            """The utterance is over: report it, and let the held audio play."""
-            self._await_confirmation(job)
-            if self._active is not job:
-                self._active = job
-                if not job.announcement:
-                    confidence = round(transcript.confidence, 3)
-                    text = transcript.text
-                    self.on_event(
-                        {"event": "transcript", "final": True, "text": text, "confidence": confidence}
-                    )
-                self.player.begin_reply()
-            for chunk, audio in held:
-                self.player.enqueue(chunk, audio, self.speaker.sample_rate)
-            held.clear()
-
-        def speak(chunk: str) -> None:
-            marks.setdefault("tts_start", time.monotonic())
-            for audio in self.speaker.synthesize(chunk):
-                if job.stop.is_set():
-                    return
-                marks.setdefault("tts_first_audio", time.monotonic())
-                held.append((chunk, audio))
-                release()
-            spoken.append(chunk)
-
-        chunker = SentenceChunker(self.config.first_clause_chars)
-        marks["llm_start"] = time.monotonic()
-        pieces = turn.pieces()
-        try:
-            for piece in pieces:
-                marks.setdefault("llm_first_token", time.monotonic())
-                if job.stop.is_set():
-                    break
-                for chunk in chunker.feed(piece):
-                    speak(chunk)
-            if not job.stop.is_set():
-                for chunk in chunker.flush():
-                    speak(chunk)
-            release()
-        finally:
-            close = getattr(pieces, "close", None)
-            if close is not None:
-                close()
-        self._finish_turn(job, turn, transcript, spoken, marks)
-
-    def _finish_turn(
-        self, job: _Job, turn: Turn, transcript: Transcript, spoken: list[str], marks: dict[str, float]
-    ) -> None:
-        playback = self.player.wait_idle()
-        interrupted = playback.interrupted or job.stop.is_set()
-        heard = playback.heard_text() if interrupted else " ".join(spoken)
-        turn.finish(heard, interrupted)
-        if playback.error is not None:
-            self.on_event({"event": "error", "kind": "audio_output", "message": str(playback.error)})
-        if job.announcement:
-            self.on_event({"event": "announcement", "text": heard, "interrupted": interrupted})
-            return
-        self.summary.turns += 1
-        self.on_event({"event": "reply", "text": heard, "interrupted": interrupted})
-        self.on_event(self._metrics(job, marks, playback.first_audio_wall))
-
-    @staticmethod
-    def _metrics(job: _Job, marks: dict[str, float], first_audio: float | None) -> dict:
-        def since(a: float | None, b: float | None) -> float | None:
-            return None if a is None or b is None else round(max(0.0, b - a), 4)
-
-        return {
-            "event": "metrics",
-            "eos_to_first_audio_s": since(job.eos_wall, first_audio),
-            "endpoint_s": since(job.eos_wall, job.end_wall),
-            "stt_s": since(job.end_wall, marks.get("stt_done")),
-            "llm_first_token_s": since(marks.get("llm_start"), marks.get("llm_first_token")),
-            "tts_first_audio_s": since(marks.get("tts_start"), marks.get("tts_first_audio")),
-            "speculative": marks.get("llm_start", 0.0) < job.end_wall,
-            "utterance_s": round(job.decode.frames * FRAME_S, 3),
-        }

@@ -6,17 +6,15 @@ words the user heard.
 
 from __future__ import annotations
 
-import queue
 import threading
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from voice.clock import SYSTEM_CLOCK, Clock, Mailbox
+from voice.decode import audible
+from voice.ports import FrameProcessor
 from voice.sinks import AudioSink
-
-AUDIBLE = 300
-"""int16 amplitude (about -40 dBFS) above which a sample counts as sound, for first-audio timing."""
 
 
 @dataclass
@@ -53,19 +51,31 @@ class ReplyPlayback:
 
 
 class Player:
-    def __init__(self, sink: AudioSink, realtime: bool) -> None:
+    """Plays chunks on its own thread; tells the `reference` (echo cancelling) what plays when."""
+
+    def __init__(
+        self,
+        sink: AudioSink,
+        realtime: bool,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
         self.sink = sink
         self.realtime = realtime
         """True when the sink plays at real-time speed (a speaker), so the mic may hear it."""
-        self._queue: queue.Queue[_Chunk | None] = queue.Queue()
-        self._stop = threading.Event()
+        self.clock = clock
+        self.reference: FrameProcessor | None = None
+        """Hears every chunk with the time it starts on the speaker; the voice loop sets its processor
+        chain here, so echo cancelling gets the far end of exactly the audio it must remove."""
+        self._queue: Mailbox[_Chunk | None] = Mailbox(clock)
+        self._stop = clock.signal()
         self._pending = 0
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
+        self._idle = clock.signal()
+        self._idle.set()
         self._reply = ReplyPlayback()
         self._replies = 0
         self._last_sound_wall = 0.0
-        self._thread = threading.Thread(target=self._run, name="hark-player", daemon=True)
-        self._thread.start()
+        self._thread = clock.start_thread(self._run, "hark-player")
 
     def begin_reply(self) -> None:
         self._stop.clear()
@@ -79,8 +89,9 @@ class Player:
             return
         chunk = _Chunk(text, samples, rate)
         self._reply.chunks.append(chunk)
-        with self._cond:
+        with self._lock:
             self._pending += 1
+            self._idle.clear()
         self._queue.put(chunk)
 
     def interrupt(self) -> None:
@@ -90,8 +101,8 @@ class Player:
         self._stop.set()
 
     def wait_idle(self, timeout: float | None = None) -> ReplyPlayback:
-        with self._cond:
-            self._cond.wait_for(lambda: self._pending == 0, timeout)
+        """The current reply's playback once all its audio has played (or `timeout` passed)."""
+        self._idle.wait(timeout)
         return self._reply
 
     @property
@@ -101,7 +112,7 @@ class Player:
     def seconds_since_sound(self) -> float:
         if self.speaking:
             return 0.0
-        return time.monotonic() - self._last_sound_wall
+        return self.clock.now() - self._last_sound_wall
 
     def close(self) -> None:
         self._stop.set()
@@ -116,16 +127,21 @@ class Player:
             reply = self._reply
             if not self._stop.is_set():
                 self._play(chunk, reply)
-            with self._cond:
+            with self._lock:
                 self._pending -= 1
                 if self._pending == 0:
-                    self._last_sound_wall = time.monotonic()
-                    self._cond.notify_all()
+                    self._last_sound_wall = self.clock.now()
+                    self._idle.set()
 
     def _play(self, chunk: _Chunk, reply: ReplyPlayback) -> None:
-        started = time.monotonic()
+        started = self.clock.now()
+        if self.reference is not None:
+            # when the audio leaves the speaker, not when it is written (first-audio timing stays as the
+            # benchmarks measure it: at the write)
+            audible_at = started + getattr(self.sink, "latency_s", 0.0)
+            self.reference.playback(chunk.samples, chunk.rate, audible_at)
         if reply.first_audio_wall is None:
-            loud = np.flatnonzero(np.abs(chunk.samples.astype(np.int32)) > AUDIBLE)
+            loud = audible(chunk.samples)
             if loud.size:
                 offset = float(loud[0]) / chunk.rate if self.realtime else 0.0
                 reply.first_audio_wall = started + offset

@@ -1,7 +1,8 @@
 """Audio sinks: the speaker, a WAV file, or nothing (for benchmarks).
 
 A sink plays one chunk at a time and can be stopped part-way (barge-in); it reports how many samples were
-really played so the dialogue can keep only what the user heard.
+really played so the dialogue can keep only what the user heard. A sink that knows how long its audio takes
+to reach the air has a `latency_s` attribute (the player dates the echo-cancelling reference with it).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
+from voice.clock import Signal
 from voice.decode import resample
 from voice.devices import close_stream, find_device, open_error
 
@@ -21,7 +23,7 @@ BLOCK_S = 0.04
 
 
 class AudioSink(Protocol):
-    def play(self, samples: np.ndarray, rate: int, stop: threading.Event) -> int:
+    def play(self, samples: np.ndarray, rate: int, stop: Signal) -> int:
         """Play int16 mono `samples` at `rate`; block until done or `stop` is set. Return samples played."""
         ...
 
@@ -50,7 +52,7 @@ class WavSink:
             self._rate = rate
         return self._wav
 
-    def play(self, samples: np.ndarray, rate: int, stop: threading.Event) -> int:
+    def play(self, samples: np.ndarray, rate: int, stop: Signal) -> int:
         with self._lock:
             self._open(rate)
             if rate != self._rate:
@@ -71,7 +73,7 @@ class WavSink:
 class NullSink:
     """Discards audio instantly (benchmarks measure when audio reaches the sink, not how it sounds)."""
 
-    def play(self, samples: np.ndarray, rate: int, stop: threading.Event) -> int:
+    def play(self, samples: np.ndarray, rate: int, stop: Signal) -> int:
         return int(samples.size)
 
     def gap(self, seconds: float) -> None:
@@ -114,7 +116,7 @@ class SpeakerSink:
             return
         raise open_error("speaker", self.device, RuntimeError(f"no usable sample rate near {rate} Hz"))
 
-    def play(self, samples: np.ndarray, rate: int, stop: threading.Event) -> int:
+    def play(self, samples: np.ndarray, rate: int, stop: Signal) -> int:
         self._open(rate)
         assert self._stream is not None and self._rate is not None
         out = resample(samples, rate, self._rate) if self._rate != rate else samples
@@ -133,6 +135,15 @@ class SpeakerSink:
             self._stream = None
             raise open_error("speaker", self.device, exc) from exc
         return int(played * rate / self._rate)
+
+    @property
+    def latency_s(self) -> float:
+        """How long after a write its audio reaches the speaker (the device's output latency)."""
+        stream = self._stream
+        if stream is not None:
+            return float(stream.latency)
+        # not open yet (the first chunk opens it): what such a stream will have
+        return float(self._sd.query_devices(self.device, "output")["default_high_output_latency"])
 
     def gap(self, seconds: float) -> None:
         pass

@@ -9,13 +9,13 @@ import contextlib
 import os
 import queue
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import numpy as np
 
 from voice import SAMPLE_RATE
+from voice.clock import SYSTEM_CLOCK, Clock
 from voice.decode import decode_file, resample, to_int16
 from voice.devices import close_stream, find_device, open_error
 from voice.errors import AudioDeviceError
@@ -37,25 +37,32 @@ class FileSource:
     gets its end-of-speech detected.
     """
 
-    def __init__(self, path: str | os.PathLike, paced: bool = True, tail_silence_s: float = 1.5) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        paced: bool = True,
+        tail_silence_s: float = 1.5,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
         self.path = str(path)
         self.paced = paced
+        self.clock = clock
         audio = decode_file(path)
         self.duration_s = audio.size / SAMPLE_RATE
         tail = np.zeros(int(tail_silence_s * SAMPLE_RATE), dtype=np.float32)
         self._audio = to_int16(np.concatenate([audio, tail]))
-        self._closed = threading.Event()
+        self._closed = clock.signal()
         self.started_at: float | None = None
         """Monotonic time at which stream time 0 began (for measuring against the recording)."""
 
     def frames(self) -> Iterator[np.ndarray]:
         n = self._audio.size // FRAME_SAMPLES
-        start = self.started_at = time.monotonic()
+        start = self.started_at = self.clock.now()
         for k in range(n):
             if self._closed.is_set():
                 return
             if self.paced:
-                delay = start + (k + 1) * FRAME_S - time.monotonic()
+                delay = start + (k + 1) * FRAME_S - self.clock.now()
                 if delay > 0 and self._closed.wait(delay):
                     return
             yield self._audio[k * FRAME_SAMPLES : (k + 1) * FRAME_SAMPLES]
