@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 
 from dialogue.manager import DialogueManager, DialogueTurn
+from dialogue.record import TurnRecord
 from vision.errors import CameraError
 from vision.intent import refers_to_camera
+from voice.events import Metrics, VoiceEvent
 from voice.stt import Transcript
+
+PENDING_TURNS = 16
+"""Turns whose latencies may still arrive; older ones (dropped speculative replies) are forgotten."""
 
 
 class VoiceConversation:
@@ -15,7 +21,8 @@ class VoiceConversation:
 
     Speech that came out empty or below `min_confidence` gets the persona's reprompt instead of a model call
     (recorded in analytics as a reprompt). Give `on_event` the voice loop's events too, so that each turn's
-    analytics row gets the loop's stage latencies (endpointing, STT, TTS, end of speech to first audio).
+    analytics row gets the loop's stage latencies (endpointing, STT, TTS, end of speech to first audio),
+    matched by turn id.
     """
 
     def __init__(
@@ -30,12 +37,17 @@ class VoiceConversation:
         self.snapshot = snapshot
         """Takes a camera picture (JPEG bytes) for questions about what the user shows ("what is this?")."""
         self.on_camera_error = on_camera_error
+        self._records: OrderedDict[int, TurnRecord] = OrderedDict()
 
-    def begin_turn(self, transcript: Transcript) -> DialogueTurn:
+    def begin_turn(self, transcript: Transcript, turn_id: int) -> DialogueTurn:
         if not transcript.text.strip() or transcript.confidence < self.min_confidence:
-            return self.manager.reprompt(transcript.text, transcript.confidence)
-        turn = self.manager.begin_turn(transcript.text, self._look(transcript.text))
-        turn.record.stt_confidence = transcript.confidence
+            turn = self.manager.reprompt(transcript.text, transcript.confidence)
+        else:
+            turn = self.manager.begin_turn(transcript.text, self._look(transcript.text))
+            turn.record.stt_confidence = transcript.confidence
+        self._records[turn_id] = turn.record
+        while len(self._records) > PENDING_TURNS:
+            self._records.popitem(last=False)
         return turn
 
     def _look(self, text: str) -> list[bytes]:
@@ -49,8 +61,7 @@ class VoiceConversation:
             self.on_camera_error(exc)
             return []
 
-    def on_event(self, event: dict) -> None:
+    def on_event(self, event: VoiceEvent) -> None:
         """A loop event; `metrics` (sent right after a turn is finished) completes that turn's latencies."""
-        record = self.manager.last_record
-        if event.get("event") == "metrics" and record is not None:
-            self.manager.add_latencies(record, event)
+        if isinstance(event, Metrics) and (record := self._records.pop(event.turn_id, None)) is not None:
+            self.manager.add_latencies(record, event.latencies())

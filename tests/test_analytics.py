@@ -15,6 +15,7 @@ from dialogue.record import TurnRecord
 from dialogue.store import DAY_S, ConversationStore
 from hark.cli import main
 from hark.conversation import VoiceConversation
+from voice.events import STAGES, Metrics, Reply
 from voice.stt import Transcript
 
 
@@ -69,22 +70,26 @@ def test_every_turn_is_a_row_with_pii_redacted_before_writing(logged, tmp_path):
     assert b"[email]" in raw and b"jane@example.com" not in raw and b"555-123-4567" not in raw
 
 
+def metrics(turn_id: int, **stages) -> Metrics:
+    values = dict.fromkeys(STAGES) | {"speculative": False, "utterance_s": 1.0} | stages
+    return Metrics(turn_id, **values)
+
+
 def test_voice_conversation_reprompts_without_a_model_call_and_merges_loop_latencies(logged):
     manager, backend, path = logged
     conversation = VoiceConversation(manager, min_confidence=0.4)
-    for transcript in (Transcript("", 0.0, 1.0), Transcript("mumble", 0.2, 0.5)):
-        turn = conversation.begin_turn(transcript)
+    for turn_id, transcript in enumerate((Transcript("", 0.0, 1.0), Transcript("mumble", 0.2, 0.5)), 1):
+        turn = conversation.begin_turn(transcript, turn_id)
         assert list(turn.pieces()) == [PERSONA.reprompt]
         turn.finish(PERSONA.reprompt, False)
-        conversation.on_event({"event": "metrics", "stt_s": 0.3, "eos_to_first_audio_s": 0.8})
+        conversation.on_event(metrics(turn_id, stt_s=0.3, eos_to_first_audio_s=0.8))
     assert backend.seen == []
-    turn = conversation.begin_turn(Transcript("What time is it?", 0.9, 0.01))
+    turn = conversation.begin_turn(Transcript("What time is it?", 0.9, 0.01), 3)
     list(turn.pieces())
     turn.finish("Noted: What time is it?", False)
-    conversation.on_event(
-        {"event": "metrics", "stt_s": 0.31, "llm_first_token_s": 9.0, "speculative": True, "utterance_s": 1.2}
-    )
-    conversation.on_event({"event": "reply", "text": "ignored"})
+    conversation.on_event(metrics(7, stt_s=9.9))  # another turn's metrics: not this one's
+    conversation.on_event(metrics(3, stt_s=0.31, llm_first_token_s=9.0, speculative=True, utterance_s=1.2))
+    conversation.on_event(Reply(3, text="ignored", interrupted=False))
     reprompt, low, answered = rows(path)
     assert reprompt["reprompt"] == 1 and low["reprompt"] == 1 and answered["reprompt"] == 0
     assert low["stt_confidence"] == pytest.approx(0.2) and answered["stt_confidence"] == pytest.approx(0.9)

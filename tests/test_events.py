@@ -43,6 +43,6 @@ def test_metrics_carry_every_stage_and_report_only_the_measured_ones():
 
 
 def test_events_are_immutable():
-    event = events.SpeechEnded(4, stream_s=2.5, speech_start_s=1.0)
+    event = events.SpeechEnded(4, stream_s=2.5, speech_start_s=1.0, at_s=10.0)
     with pytest.raises(dataclasses.FrozenInstanceError):
         event.stream_s = 3.0  # type: ignore[misc]

@@ -328,7 +328,7 @@ def test_operator_health_metrics_push_to_talk_reload_and_sigterm_mid_reply(speak
     assert {"READY=1", "STATUS=serving", "WATCHDOG=1", "STOPPING=1"} <= told, told
 
 
-def test_sigterm_while_the_model_server_hangs_still_exits_0_within_5_seconds(speaker, fake_ollama, tmp_path):
+def test_sigterm_while_the_model_server_hangs_exits_0_within_a_second(speaker, fake_ollama, tmp_path):
     fake_ollama.behaviour.hang_s = 30
     wav = visitors_wav(speaker, tmp_path / "q.wav", [0.5, "Hey Hark, what time is it?", 20.0])
     config = kiosk_toml(tmp_path, '[kiosk]\nhealth_port = 0\n[llm]\nbackend = "ollama"\n')
@@ -345,9 +345,9 @@ def test_sigterm_while_the_model_server_hangs_still_exits_0_within_5_seconds(spe
         kiosk.signal(signal.SIGTERM)
         code = kiosk.finish(timeout=10)
         stop_s = time.monotonic() - sent
-    assert code == 0 and stop_s < 5.0, (code, stop_s)
+    assert code == 0 and stop_s < 1.0, (code, stop_s, "".join(kiosk.stderr))
     print(f"SIGTERM with a hung model: exited in {stop_s:.2f}s")
-    assert kiosk.of("stopped")[-1].get("forced") is True
+    assert "forced" not in kiosk.of("stopped")[-1]  # the model call was abandoned, not the process
 
 
 def test_a_failing_model_server_gets_an_apology_is_reported_and_recovers(speaker, fake_ollama, tmp_path):

@@ -1,5 +1,5 @@
-"""The kiosk's conversation inside the real voice loop, on a scripted timeline with fast fakes (no models):
-two visitors separated by a silence longer than the idle timeout."""
+"""The kiosk's conversation inside the real voice loop, on a scripted timeline with fast fakes on a virtual
+clock (no models, no sleeps): two visitors separated by a silence longer than the idle timeout."""
 
 from __future__ import annotations
 
@@ -10,17 +10,15 @@ from loop_fakes import AmplitudeVad, ScriptSource, ToneSpeaker
 from dialogue.manager import DialogueManager
 from dialogue.persona import Persona
 from hark.config import KioskSettings
-from hark.kiosk.audio import SpeechTracker
 from hark.kiosk.conversation import ACKNOWLEDGEMENT, KioskConversation
 from hark.kiosk.session import Sessions
+from voice.clock import VirtualClock
 from voice.endpointer import EndpointerConfig
 from voice.loop import LoopConfig, TurnTaking, VoiceLoop
 from voice.player import Player
 from voice.sinks import NullSink
 from voice.stt import Transcript
 
-SPEED = 2.0
-"""The script plays at twice real time; the session's windows below are in wall-clock seconds."""
 HANG = EndpointerConfig(start_s=0.09, hang_s=0.45, pre_roll_s=0.15)
 GREETING = "Welcome to the museum!"
 
@@ -36,6 +34,7 @@ class ScriptedTranscriber:
 
 
 def run_kiosk(script: str, texts: list[str], **kiosk) -> tuple[list[dict], FakeBackend]:
+    clock = VirtualClock()
     events: list[dict] = []
     backend = FakeBackend(reply=lambda messages: f"Noted: {messages[-1].content}")
     persona = Persona(name="Ada", greeting=GREETING, system_prompt="You are Ada.")
@@ -46,20 +45,26 @@ def run_kiosk(script: str, texts: list[str], **kiosk) -> tuple[list[dict], FakeB
             manager.reset()  # as the kiosk service does
         events.append(event)
 
-    sessions = Sessions(KioskSettings(**kiosk), on_event=on_session)
+    sessions = Sessions(KioskSettings(**kiosk), on_event=on_session, clock=clock.now)
     conversation = KioskConversation(sessions, manager, on_event=events.append)
-    player = Player(NullSink(), realtime=False)
+
+    def on_loop_event(event) -> None:  # as the kiosk service does
+        conversation.on_loop_event(event)
+        events.append(event.to_json())
+
+    player = Player(NullSink(), realtime=False, clock=clock)
     loop = VoiceLoop(
-        ScriptSource(script, speed=SPEED),
+        ScriptSource(script, clock),
         player,
-        SpeechTracker(AmplitudeVad(), HANG, sessions.speech_started, sessions.speech_ended),
+        AmplitudeVad(),
         ScriptedTranscriber(texts),
         ToneSpeaker(),
         conversation,
         LoopConfig(
             endpointer=HANG, turn_taking=TurnTaking.FULL_DUPLEX, partial_interval_s=None, speculate=False
         ),
-        on_event=events.append,
+        on_event=on_loop_event,
+        clock=clock,
     )
     loop.run()
     player.close()
@@ -71,11 +76,11 @@ def of(events: list[dict], kind: str) -> list[dict]:
 
 
 def test_the_second_visitor_after_the_idle_timeout_sees_none_of_the_first_visitors_history():
-    # 30 ms frames: A speaks, a short pause, A again, a long silence (3 s of script, 1.5 s of wall time), B.
+    # 30 ms frames: A speaks, a short pause, A again, a long silence (3 s), B.
     script = "." * 10 + "S" * 20 + "." * 20 + "S" * 20 + "." * 100 + "S" * 20 + "." * 35
     texts = ["Hey Hark, my name is Zebulon.", "What is my name?", "Hey Hark, what is my name?"]
     events, backend = run_kiosk(
-        script, texts, wake_phrases=("hey hark",), follow_up_s=1.0, idle_timeout_s=0.8
+        script, texts, wake_phrases=("hey hark",), follow_up_s=2.0, idle_timeout_s=1.6
     )
 
     asked = [[m.content for m in messages if m.role != "system"] for messages in backend.seen]
@@ -101,7 +106,7 @@ def test_the_second_visitor_after_the_idle_timeout_sees_none_of_the_first_visito
 def test_speech_not_addressed_to_hark_is_ignored_and_the_wake_phrase_alone_is_greeted():
     script = "." * 10 + "S" * 20 + "." * 30 + "S" * 15 + "." * 30 + "S" * 15 + "." * 35
     texts = ["Nice weather today.", "Hey, Hart.", "Hey Hark."]
-    events, backend = run_kiosk(script, texts, wake_phrases=("hey hark",), follow_up_s=0.1)
+    events, backend = run_kiosk(script, texts, wake_phrases=("hey hark",), follow_up_s=0.2)
 
     ignored = [e for e in of(events, "transcript") if e.get("ignored")]
     assert [e["text"] for e in ignored] == ["Nice weather today."]

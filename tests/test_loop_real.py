@@ -9,6 +9,7 @@ import wave
 import numpy as np
 from audio_fixtures import conversation_wav
 from loop_fakes import HungConversation, RecordingConversation
+from voice.wer import word_error_rate
 
 from voice.clock import SYSTEM_CLOCK
 from voice.endpointer import EndpointerConfig
@@ -18,7 +19,6 @@ from voice.ports import ProcessorChain
 from voice.sinks import WavSink
 from voice.sources import FileSource
 from voice.vad import WebRtcVad
-from voice.wer import word_error_rate
 
 QUESTION = "What is the capital of France?"
 

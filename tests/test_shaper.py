@@ -1,10 +1,11 @@
 """Text shaping for speech: Markdown out, sentence chunks, an early first clause."""
 
-from voice.shaper import SentenceChunker, chunk_stream, speakable
+from voice.shaper import SentenceChunker, speakable
+from voice.speech import ReplySpeech
 
 
 def stream(text: str, step: int = 3) -> list[str]:
-    return list(chunk_stream(text[i : i + step] for i in range(0, len(text), step)))
+    return list(ReplySpeech(None).chunks(text[i : i + step] for i in range(0, len(text), step)))
 
 
 def test_splits_at_sentence_ends_while_streaming():

@@ -36,7 +36,7 @@ def test_only_questions_about_what_is_shown_take_a_picture():
 
     conversation = VoiceConversation(DialogueManager(backend), snapshot=snapshot)
     for text in ("What is the capital of France?", "What am I holding?", "And what is the time?"):
-        turn = conversation.begin_turn(heard(text))
+        turn = conversation.begin_turn(heard(text), 1)
         list(turn.pieces())
         turn.finish()
     assert len(shots) == 1
@@ -51,7 +51,7 @@ def test_a_failing_camera_is_reported_and_the_turn_goes_on_without_it():
         raise CameraError("camera 3 could not be opened")
 
     conversation = VoiceConversation(DialogueManager(backend), snapshot=broken, on_camera_error=errors.append)
-    turn = conversation.begin_turn(heard("What is this?"))
+    turn = conversation.begin_turn(heard("What is this?"), 1)
     assert "".join(turn.pieces())
     assert errors and not backend.seen[0][-1].images
 

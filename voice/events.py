@@ -41,6 +41,8 @@ class SpeechStarted(VoiceEvent):
 
     event: ClassVar[str] = "speech_started"
     stream_s: float
+    at_s: float
+    """When the speech began on the loop's clock (monotonic seconds), for callers that keep time."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class SpeechEnded(VoiceEvent):
     stream_s: float
     """Stream time of the last speech frame (not of the end of the hang)."""
     speech_start_s: float
+    at_s: float
+    """When the last speech frame was captured, on the loop's clock."""
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from voice.player import Player
 from voice.ports import FrameProcessor, ProcessorChain, SpeechToText, TextToSpeech
 from voice.reply import Conversation, Decode, ReplyHandle, ReplyWorker, Turn
 from voice.sources import AudioSource
+from voice.speech import FIRST_CLAUSE_CHARS
 from voice.stt import Transcript
 from voice.vad import FRAME_S, FrameVad
 
@@ -64,7 +65,7 @@ class LoopConfig:
     turn_taking: TurnTaking = TurnTaking.HALF_DUPLEX
     gate_tail_s: float = 0.3
     barge_in_min_s: float = 0.4
-    first_clause_chars: int = 40
+    first_clause_chars: int = FIRST_CLAUSE_CHARS
     partial_interval_s: float | None = 0.5
     """Re-transcribe the utterance this often while it is spoken (None: no partial transcripts)."""
     speculate: bool = True
@@ -276,7 +277,10 @@ class VoiceLoop:
         if utt.job is not None:
             utt.job.drop()
         end_s = max(utt.speech_start_s, self.endpointer.last_speech_end_s)
-        self._events.emit(events.SpeechEnded(utt.turn_id, round(end_s, 3), round(utt.speech_start_s, 3)))
+        at_s = utt.walls[min(utt.frames_until(end_s), len(utt.walls)) - 1] if utt.walls else self.clock.now()
+        self._events.emit(
+            events.SpeechEnded(utt.turn_id, round(end_s, 3), round(utt.speech_start_s, 3), at_s)
+        )
 
     def _start_utterance(self, event: EndpointEvent, ring: deque[tuple[np.ndarray, float]]) -> _Utterance:
         """A new utterance (a new turn id), starting `pre_roll_s` before the detected speech start."""
@@ -292,7 +296,8 @@ class VoiceLoop:
         for frame, wall in list(ring)[-back:]:
             utt.frames.append(frame)
             utt.walls.append(wall)
-        self._events.emit(events.SpeechStarted(utt.turn_id, round(event.speech_start_s, 3)))
+        at_s = ring[-1][1] - (event.time_s - event.speech_start_s)
+        self._events.emit(events.SpeechStarted(utt.turn_id, round(event.speech_start_s, 3), at_s))
         return utt
 
     def _maybe_barge_in(self, utt: _Utterance) -> None:
@@ -363,12 +368,12 @@ class VoiceLoop:
     def _end_utterance(self, utt: _Utterance, speech_end_s: float, wall: float) -> None:
         with utt.lock:
             utt.ended = True
-        self._events.emit(
-            events.SpeechEnded(utt.turn_id, round(speech_end_s, 3), round(utt.speech_start_s, 3))
-        )
         keep = utt.frames_until(speech_end_s + UTTERANCE_TAIL_S)
         eos_index = utt.frames_until(speech_end_s) - 1
         eos_wall = utt.walls[min(eos_index, len(utt.walls) - 1)]
+        self._events.emit(
+            events.SpeechEnded(utt.turn_id, round(speech_end_s, 3), round(utt.speech_start_s, 3), eos_wall)
+        )
         job = utt.job
         usable = job is not None and job.turn_id == utt.turn_id and not job.stop.is_set()
         if job is None or not usable or job.decode.frames < utt.frames_until(speech_end_s):

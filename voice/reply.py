@@ -19,7 +19,7 @@ from voice import events
 from voice.clock import Clock, Empty, Mailbox, Signal
 from voice.player import Player, ReplyPlayback
 from voice.ports import SpeechToText, TextToSpeech
-from voice.shaper import SentenceChunker
+from voice.speech import ReplySpeech
 from voice.stt import Transcript
 from voice.vad import FRAME_S
 
@@ -181,7 +181,7 @@ class _Reply:
 
     handle: ReplyHandle
     transcript: Transcript
-    marks: dict[str, float] = field(default_factory=dict)
+    speech: ReplySpeech
     held: list[tuple[str, np.ndarray]] = field(default_factory=list)
     spoken: list[str] = field(default_factory=list)
     started: bool = False
@@ -275,8 +275,10 @@ class ReplyWorker:
     def _reply(self, handle: ReplyHandle) -> None:
         if handle.dropped:
             return
-        reply = _Reply(handle, self._transcript(handle))
-        reply.marks["stt_done"] = self.clock.now()
+        reply = _Reply(
+            handle, self._transcript(handle), ReplySpeech(self.speaker, self.first_clause_chars, self.clock)
+        )
+        reply.speech.marks["stt_done"] = self.clock.now()
         if not reply.transcript.text:
             self._await_confirmation(handle)  # only a confirmed silence earns a reprompt
         if handle.announcement:
@@ -295,24 +297,18 @@ class ReplyWorker:
         handle = reply.handle
         if handle.stop.is_set():
             return  # interrupted before the model was even asked
-        chunker = SentenceChunker(self.first_clause_chars)
-        reply.marks["llm_start"] = self.clock.now()
         pump = _PiecePump(turn, self.clock, handle.stop)
-        while (piece := pump.next()) is not None:
-            reply.marks.setdefault("llm_first_token", self.clock.now())
-            for chunk in chunker.feed(piece):
-                self._speak(reply, chunk)
+        for chunk in reply.speech.chunks(iter(pump.next, None)):
+            if handle.stop.is_set():
+                return
+            self._speak(reply, chunk)
         if not handle.stop.is_set():
-            for chunk in chunker.flush():
-                self._speak(reply, chunk)
             self._release(reply)
 
     def _speak(self, reply: _Reply, chunk: str) -> None:
-        reply.marks.setdefault("tts_start", self.clock.now())
-        for audio in self.speaker.synthesize(chunk):
+        for audio in reply.speech.audio(chunk):
             if reply.handle.stop.is_set():
                 return
-            reply.marks.setdefault("tts_first_audio", self.clock.now())
             reply.held.append((chunk, audio))
             self._release(reply)
         reply.spoken.append(chunk)
@@ -376,7 +372,7 @@ class ReplyWorker:
 
 
 def _metrics(reply: _Reply, first_audio: float | None) -> events.Metrics:
-    handle, marks = reply.handle, reply.marks
+    handle, marks = reply.handle, reply.speech.marks
 
     def since(a: float | None, b: float | None) -> float | None:
         return None if a is None or b is None else round(max(0.0, b - a), 4)

@@ -8,7 +8,6 @@ and cuts the stream at sentence ends (not after digits, initials or abbreviation
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
 
 ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof sr jr st vs etc e.g i.e approx no fig inc ltd co corp mt ft dept est vol"
@@ -142,11 +141,3 @@ class SentenceChunker:
     def _cut(self, at: int) -> str:
         chunk, self._buffer = self._buffer[:at], self._buffer[at:]
         return chunk
-
-
-def chunk_stream(pieces: Iterable[str], first_clause_chars: int = 40) -> Iterator[str]:
-    """Speakable chunks from a stream of text pieces, yielded as soon as each is complete."""
-    chunker = SentenceChunker(first_clause_chars)
-    for piece in pieces:
-        yield from chunker.feed(piece)
-    yield from chunker.flush()

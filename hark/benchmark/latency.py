@@ -19,20 +19,19 @@ from pathlib import Path
 import numpy as np
 
 from dialogue.backends.base import ChatBackend, GenerationOptions
-from dialogue.backends.embedded import EmbeddedBackend
 from dialogue.manager import DialogueManager
+from hark import assembly
 from hark.benchmark.baseline import run_sequential
 from hark.benchmark.recording import QUESTIONS, Recording, make_recording
 from hark.benchmark.sinks import TimingSink
+from hark.config import HarkConfig
 from hark.conversation import VoiceConversation
+from hark.report import Reporter
 from voice.decode import write_wav
-from voice.endpointer import EndpointerConfig
-from voice.loop import LoopConfig, TurnTaking, VoiceLoop
-from voice.player import Player
+from voice.events import BargeIn, VoiceEvent
 from voice.sources import FileSource
 from voice.stt import Transcriber
 from voice.tts import Speaker
-from voice.vad import WebRtcVad
 
 GAP_S = 5.0
 """Silence after each question: room for the whole reply to be generated before the next one."""
@@ -56,8 +55,8 @@ class _FreshConversation:
     def __init__(self, stack: Stack) -> None:
         self._stack = stack
 
-    def begin_turn(self, transcript):
-        return VoiceConversation(self._stack.manager()).begin_turn(transcript)
+    def begin_turn(self, transcript, turn_id: int):
+        return VoiceConversation(self._stack.manager()).begin_turn(transcript, turn_id)
 
 
 class _FreshManager:
@@ -86,42 +85,39 @@ def _latencies(recording: Recording, source: FileSource, sink: TimingSink) -> li
 
 
 def _listen(
-    stack: Stack, source: FileSource, sink: TimingSink, config: LoopConfig, on_event: Callable[[dict], None]
+    stack: Stack,
+    source: FileSource,
+    sink: TimingSink,
+    config: HarkConfig,
+    on_event: Callable[[VoiceEvent], None],
 ) -> None:
-    """Hark's loop over `source` until it ends: the stack's models, a fresh conversation per turn."""
-    player = Player(sink, realtime=sink.realtime)
-    loop = VoiceLoop(
-        source,
-        player,
-        WebRtcVad(2),
-        stack.transcriber,
-        stack.speaker,
-        _FreshConversation(stack),
-        config,
-        on_event,
+    """Hark's loop over `source` until it ends, built as `hark talk` builds it, on the stack's models with
+    a fresh conversation per turn."""
+    conversation = _FreshConversation(stack)
+    loop, player = assembly.build_loop(
+        config, source, sink, stack.transcriber, stack.speaker, conversation, on_event, realtime=sink.realtime
     )
     loop.run()
     player.close()
 
 
-def run_hark(stack: Stack, recording: Recording, config: LoopConfig) -> tuple[list[float], list[dict]]:
+def run_hark(stack: Stack, recording: Recording, config: HarkConfig) -> tuple[list[float], list[dict]]:
     source = FileSource(recording.path, paced=True)
     sink = TimingSink()
     events: list[dict] = []
-    _listen(stack, source, sink, config, events.append)
+    _listen(stack, source, sink, config, lambda event: events.append(event.to_json()))
     return _latencies(recording, source, sink), events
 
 
-def run_baseline(stack: Stack, recording: Recording, config: LoopConfig) -> list[float]:
+def run_baseline(stack: Stack, recording: Recording, config: HarkConfig) -> list[float]:
     source = FileSource(recording.path, paced=True)
     sink = TimingSink()
-    run_sequential(
-        source, WebRtcVad(2), config.endpointer, stack.transcriber, _FreshManager(stack), stack.speaker, sink
-    )
+    vad, endpointer = assembly.build_vad(config), assembly.endpointer_config(config)
+    run_sequential(source, vad, endpointer, stack.transcriber, _FreshManager(stack), stack.speaker, sink)
     return _latencies(recording, source, sink)
 
 
-def idle_cpu_share(stack: Stack, config: LoopConfig, seconds: float = 6.0) -> float:
+def idle_cpu_share(stack: Stack, config: HarkConfig, seconds: float = 6.0) -> float:
     """CPU used while listening to silence, as a share of one core."""
     with tempfile.TemporaryDirectory() as tmp:
         path = write_wav(Path(tmp) / "silence.wav", np.zeros(int(seconds * 16_000), np.int16))
@@ -132,7 +128,7 @@ def idle_cpu_share(stack: Stack, config: LoopConfig, seconds: float = 6.0) -> fl
     return cpu / wall
 
 
-def barge_in_stop(stack: Stack, config: LoopConfig, tmp: Path) -> dict[str, float | None]:
+def barge_in_stop(stack: Stack, config: HarkConfig, tmp: Path) -> dict[str, float | None]:
     """How fast a reply stops when the user talks over it (the sink plays in real time here).
 
     `from_speech_s` counts from the moment the interrupting speech in the recording reaches the barge-in
@@ -143,30 +139,31 @@ def barge_in_stop(stack: Stack, config: LoopConfig, tmp: Path) -> dict[str, floa
     )
     source = FileSource(recording.path, paced=True)
     sink = TimingSink(realtime=True)
-    barge_config = LoopConfig(
-        endpointer=config.endpointer, turn_taking=TurnTaking.BARGE_IN, barge_in_min_s=config.barge_in_min_s
-    )
+    barge_config = config.replaced("audio.turn_taking", "barge-in")
     detections: list[float] = []
 
-    def on_event(event: dict) -> None:
-        if event["event"] == "barge_in":
+    def on_event(event: VoiceEvent) -> None:
+        if isinstance(event, BargeIn):
             detections.append(time.monotonic())
 
     _listen(stack, source, sink, barge_config, on_event)
     assert source.started_at is not None
     if not sink.stop_times or not detections:
         return {"from_speech_s": None, "from_detection_s": None}
-    threshold = source.started_at + recording.speech_starts_s[1] + config.barge_in_min_s
+    threshold = source.started_at + recording.speech_starts_s[1] + config.audio.barge_in_min_s
     stop = sink.stop_times[0]
     return {"from_speech_s": round(stop - threshold, 4), "from_detection_s": round(stop - detections[0], 4)}
 
 
-def run(turns: int = len(QUESTIONS), hang_s: float = 0.5) -> dict:
+def run(config: HarkConfig, reporter: Reporter, turns: int = len(QUESTIONS)) -> dict:
+    """The benchmark on the configured models (the command defaults to the embedded ones)."""
     questions = [QUESTIONS[i % len(QUESTIONS)] for i in range(turns)]
     stack = Stack(
-        Transcriber(), Speaker(), EmbeddedBackend(), GenerationOptions(max_tokens=60, temperature=0.0)
+        assembly.build_transcriber(config, reporter),
+        assembly.build_speaker(config, reporter),
+        assembly.build_backend(config, reporter),
+        GenerationOptions(max_tokens=60, temperature=0.0),
     )
-    config = LoopConfig(endpointer=EndpointerConfig(hang_s=hang_s), turn_taking=TurnTaking.FULL_DUPLEX)
     with tempfile.TemporaryDirectory() as tmp:
         recording = make_recording(stack.speaker, Path(tmp) / "questions.wav", questions, GAP_S)
         stack.manager().reply("Hello.")  # warm the model and its prompt cache, as a running assistant is
@@ -190,7 +187,7 @@ def run(turns: int = len(QUESTIONS), hang_s: float = 0.5) -> dict:
         "baseline_p90_s": round(_percentile(baseline_s, 90), 4),
         "speedup": round(baseline / median, 2),
         "breakdown": {
-            "hang_s": hang_s,
+            "hang_s": config.vad.hang_s,
             "endpoint_s": median_of("endpoint_s"),
             "stt_after_endpoint_s": median_of("stt_s"),
             "llm_first_token_s": median_of("llm_first_token_s"),

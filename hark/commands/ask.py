@@ -33,8 +33,8 @@ from vision.ocr import default_reader
 from vision.sources import STDIN, open_image
 from voice.decode import decode_file
 from voice.player import Player
-from voice.shaper import chunk_stream
 from voice.sinks import AudioSink, SpeakerSink, WavSink
+from voice.speech import ReplySpeech
 from voice.tts import Speaker
 
 
@@ -108,50 +108,40 @@ def _describe_ahead(images: list[PreparedImage], reporter: Reporter) -> tuple[Ca
 class _Answer:
     """Consumes the reply stream: shows it as it comes (unless --json), speaks it if asked, times both."""
 
-    def __init__(self, show: bool) -> None:
+    def __init__(self, show: bool, speaker: Speaker | None) -> None:
         self.show = show
-        self.marks: dict[str, float] = {}
+        self.speech = ReplySpeech(speaker)
 
     def _shown(self, pieces: Iterable[str]) -> Iterator[str]:
         for piece in pieces:
-            self.marks.setdefault("llm_first_token", time.monotonic())
             if self.show:
                 print(piece, end="", flush=True)
             yield piece
         if self.show:
             print(flush=True)
 
-    def consume(self, turn: DialogueTurn, speaker: Speaker | None, sink: AudioSink | None) -> None:
-        self.marks["llm_start"] = time.monotonic()
-        pieces = self._shown(turn.pieces())
-        if speaker is None or sink is None:
-            for _ in pieces:
+    def consume(self, turn: DialogueTurn, sink: AudioSink | None) -> None:
+        chunks = self.speech.chunks(self._shown(turn.pieces()))
+        if self.speech.speaker is None or sink is None:
+            for _ in chunks:
                 pass
         else:
-            self._speak(pieces, speaker, sink)
-        self.marks["llm_end"] = time.monotonic()
+            self._speak(chunks, self.speech.speaker.sample_rate, sink)
+        self.speech.marks["llm_end"] = time.monotonic()
 
-    def _speak(self, pieces: Iterator[str], speaker: Speaker, sink: AudioSink) -> None:
+    def _speak(self, chunks: Iterator[str], rate: int, sink: AudioSink) -> None:
         """Synthesise each chunk as soon as the text has it; a player thread plays while the next is made."""
         player = Player(sink, realtime=isinstance(sink, SpeakerSink))
         player.begin_reply()
         try:
-            for chunk in chunk_stream(pieces):
-                start = time.monotonic()
-                for audio in speaker.synthesize(chunk):
-                    if "tts_first_audio" not in self.marks:
-                        self.marks["tts_start"], self.marks["tts_first_audio"] = start, time.monotonic()
-                    player.enqueue(chunk, audio, speaker.sample_rate)
+            for chunk in chunks:
+                for audio in self.speech.audio(chunk):
+                    player.enqueue(chunk, audio, rate)
             playback = player.wait_idle()
         finally:
             player.close()
         if playback.error is not None:
             raise playback.error
-
-    def seconds(self, start: str, end: str) -> float | None:
-        if start not in self.marks or end not in self.marks:
-            return None
-        return round(self.marks[end] - self.marks[start], 4)
 
 
 def _open_sink(args: argparse.Namespace, config: HarkConfig) -> AudioSink | None:
@@ -225,18 +215,18 @@ def _answer(
         manager.image_describer, ocr_s = _describe_ahead(images, reporter)
         metrics["ocr_s"] = round(ocr_s, 4)
     turn = manager.begin_turn(question, [image.data for image in images])
-    answer = _Answer(show=not reporter.json_mode)
-    answer.consume(turn, speaker, sink)
+    answer = _Answer(not reporter.json_mode, speaker)
+    answer.consume(turn, sink)
     turn.finish()
     if reporter.json_mode:
         reporter.event({"event": "reply", "text": turn.record.reply, "images_seen": turn.record.images_seen})
     metrics.update(
-        llm_first_token_s=answer.seconds("llm_start", "llm_first_token"),
-        answer_s=answer.seconds("llm_start", "llm_end"),
+        llm_first_token_s=answer.speech.seconds("llm_start", "llm_first_token"),
+        answer_s=answer.speech.seconds("llm_start", "llm_end"),
         images_seen=turn.record.images_seen,
     )
     if speaker is not None:
-        metrics["tts_first_audio_s"] = answer.seconds("tts_start", "tts_first_audio")
+        metrics["tts_first_audio_s"] = answer.speech.seconds("tts_start", "tts_first_audio")
     _emit(reporter, metrics)
     if turn.record.error:
         _emit(reporter, {"event": "error", "kind": "llm", "message": turn.record.error})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from hark.commands.common import LISTENING, LLM, add_config_args, config_from_args
 from hark.errors import UserError
 from hark.report import Reporter
 
@@ -13,8 +14,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="benchmarks (embedded models): `hark bench latency`")
     p.add_argument("which", choices=["latency"], help="what to measure")
     p.add_argument("--turns", type=int, default=10, help="questions to ask (10)")
-    p.add_argument("--hang", type=float, default=0.5, help="end-of-speech silence, seconds (0.5)")
     p.add_argument("--json", action="store_true", help="print one JSON line")
+    add_config_args(p, *LLM, *LISTENING)
     p.set_defaults(run=run)
 
 
@@ -26,7 +27,10 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     reporter.info(
         f"benchmarking {args.turns} spoken questions in real time, Hark then the sequential baseline"
     )
-    result = latency.run(turns=args.turns, hang_s=args.hang)
+    config = config_from_args(args)
+    if config.origin("llm.backend").kind == "default":
+        config = config.replaced("llm.backend", "embedded")  # the benchmark's reference: the embedded models
+    result = latency.run(config, reporter, turns=args.turns)
     if args.json:
         print(json.dumps(result))
         return 0

@@ -9,8 +9,8 @@ from hark import assembly
 from hark.commands.common import SPEAKING, add_config_args, config_from_args
 from hark.errors import UserError
 from hark.report import Reporter
-from voice.shaper import chunk_stream
 from voice.sinks import SpeakerSink, WavSink
+from voice.speech import ReplySpeech
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,8 +30,9 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     speaker = assembly.build_speaker(config, reporter)
     never = threading.Event()
     try:
-        for chunk in chunk_stream([text]):
-            for audio in speaker.synthesize(chunk):
+        speech = ReplySpeech(speaker)
+        for chunk in speech.chunks([text]):
+            for audio in speech.audio(chunk):
                 sink.play(audio, speaker.sample_rate, never)
     finally:
         sink.close()

@@ -24,6 +24,7 @@ from hark.conversation import VoiceConversation
 from hark.errors import UserError
 from hark.report import Reporter
 from vision.camera import parse_device, snapshot
+from voice.events import VoiceEvent
 from voice.loop import VoiceLoop
 from voice.sinks import AudioSink, SpeakerSink, WavSink
 from voice.sources import AudioSource, FileSource, MicSource, ReconnectingSource
@@ -99,8 +100,8 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     speaker = assembly.build_speaker(config, reporter, manager.persona)
     conversation = VoiceConversation(manager, config.stt.min_confidence, camera, camera_failed(reporter))
 
-    def on_event(event: dict) -> None:
-        reporter.event(event)
+    def on_event(event: VoiceEvent) -> None:
+        reporter.event(event.to_json())
         conversation.on_event(event)
 
     loop, player = assembly.build_loop(

@@ -10,7 +10,7 @@ audio (the whole clip is there at once, so there is no endpointing wait in these
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -26,7 +26,7 @@ from vision.sources import open_image
 from voice import SAMPLE_RATE
 from voice.decode import decode_file
 from voice.errors import AudioInputError
-from voice.shaper import chunk_stream
+from voice.speech import ReplySpeech
 from voice.stt import Transcriber
 from voice.tts import Speaker
 
@@ -269,13 +269,13 @@ class Runner:
     ) -> TurnResult:
         p = self.pipeline
         images = [inputs.images[path] for path in turn.images]
-        start = time.perf_counter()
+        start = time.monotonic()
         stt_s = None
         if turn.audio is not None:
             if p.transcriber is None or p.speaker is None:
                 raise RuntimeError("a spoken turn needs the pipeline's transcriber and speaker")
             transcript = p.transcriber.transcribe(inputs.audio[turn.audio])
-            stt_s = time.perf_counter() - start
+            stt_s = time.monotonic() - start
             if images and transcript.text.strip():
                 # The voice conversation takes no images: a heard question with a picture goes to the manager.
                 dialogue = manager.begin_turn(transcript.text, images)
@@ -285,7 +285,7 @@ class Runner:
             dialogue = manager.begin_turn(turn.text or "", images)
         speaker = p.speaker if turn.spoken else None
         first_token_s, first_audio_s = self._consume(dialogue, start, speaker)
-        total_s = time.perf_counter() - start
+        total_s = time.monotonic() - start
         dialogue.finish()
         record = dialogue.record
         outcome = Outcome(
@@ -321,21 +321,12 @@ class Runner:
         dialogue: DialogueTurn, start: float, speaker: Speaker | None
     ) -> tuple[float | None, float | None]:
         """Stream the whole reply; time its first piece and, when speaking, its first synthesised audio."""
-        first_token: float | None = None
+        speech = ReplySpeech(speaker)
+        for chunk in speech.chunks(dialogue.pieces()):
+            if speaker is not None and "tts_first_audio" not in speech.marks:
+                next(speech.audio(chunk), None)
 
-        def timed() -> Iterator[str]:
-            nonlocal first_token
-            for piece in dialogue.pieces():
-                if first_token is None:
-                    first_token = time.perf_counter() - start
-                yield piece
+        def since_start(mark: str) -> float | None:
+            return speech.marks[mark] - start if mark in speech.marks else None
 
-        first_audio: float | None = None
-        if speaker is None:
-            for _ in timed():
-                pass
-        else:
-            for chunk in chunk_stream(timed()):
-                if first_audio is None and next(speaker.synthesize(chunk), None) is not None:
-                    first_audio = time.perf_counter() - start
-        return first_token, first_audio
+        return since_start("llm_first_token"), since_start("tts_first_audio")

@@ -15,11 +15,9 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from voice.endpointer import Endpointer, EndpointerConfig, EventKind
 from voice.errors import AudioDeviceError
 from voice.sinks import SpeakerSink
 from voice.sources import AudioSource, MicSource
-from voice.vad import FRAME_S, FrameVad
 
 EventCallback = Callable[[dict], None]
 
@@ -135,35 +133,3 @@ class MonitoredInput:
         self.status, self.error, self.retry_in_s = "down", str(exc), retry_in_s
         event = {"event": "audio_input", "status": "down", "error": str(exc), "retry_in_s": retry_in_s}
         self._on_event(event)
-
-
-class SpeechTracker:
-    """A `FrameVad` that also tells when each utterance begins and ends, on the wall clock.
-
-    It runs its own endpointer (the loop's configuration, the same per-frame decisions) so the session can
-    judge an utterance by when the visitor started speaking, not by when its transcript arrived, and knows
-    that someone is speaking while the transcript is not there yet.
-    """
-
-    def __init__(
-        self,
-        vad: FrameVad,
-        endpointer: EndpointerConfig,
-        on_start: Callable[[float], None],
-        on_end: Callable[[float], None],
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._vad = vad
-        self._endpointer = Endpointer(endpointer)
-        self._on_start = on_start
-        self._on_end = on_end
-        self._clock = clock
-
-    def is_speech(self, frame: np.ndarray) -> bool:
-        speech = self._vad.is_speech(frame)
-        event = self._endpointer.process(speech, FRAME_S)
-        if event is not None and event.kind is EventKind.START and event.speech_start_s is not None:
-            self._on_start(self._clock() - (event.time_s - event.speech_start_s))
-        elif event is not None and event.kind is EventKind.END and event.speech_end_s is not None:
-            self._on_end(self._clock() - (event.time_s - event.speech_end_s))
-        return speech

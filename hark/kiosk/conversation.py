@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dialogue.manager import DialogueManager, DialogueTurn
 from hark.conversation import VoiceConversation
 from hark.kiosk.session import Decision, Sessions
+from voice.events import SpeechEnded, SpeechStarted, VoiceEvent
 from voice.loop import Turn
 from voice.stt import Transcript
 
@@ -30,6 +31,9 @@ class _Said:
     def pieces(self) -> Iterator[str]:
         if self.text:
             yield self.text
+
+    def cancel(self) -> None:
+        pass
 
     def finish(self, heard: str, interrupted: bool) -> None:
         pass
@@ -49,8 +53,10 @@ class SessionTurn:
         decision: Decision,
         greeting: str | None,
         on_event: Callable[[dict], None],
+        turn_id: int,
     ) -> None:
         self.inner = inner
+        self.turn_id = turn_id
         self.decision = decision
         self.greeting = greeting
         self._sessions = sessions
@@ -65,6 +71,9 @@ class SessionTurn:
         finally:
             self._sessions.generating(self.decision.session, -1)
 
+    def cancel(self) -> None:
+        self.inner.cancel()
+
     def finish(self, heard: str, interrupted: bool) -> None:
         words = heard.split()
         greeted = bool(self.greeting) and len(words) >= len(self.greeting.split())
@@ -74,6 +83,7 @@ class SessionTurn:
         )
         event = {
             "event": "turn",
+            "turn_id": self.turn_id,
             "session": self.decision.session,
             "kind": self.kind,
             "via": self.decision.how.value,
@@ -129,7 +139,17 @@ class KioskConversation:
     def manager(self) -> DialogueManager:
         return self.voice.manager
 
-    def begin_turn(self, transcript: Transcript) -> SessionTurn | None:
+    def on_loop_event(self, event: VoiceEvent) -> None:
+        """The loop's speech start and end keep the sessions' time (an utterance counts from when the
+        visitor began speaking, and nobody times out mid-sentence); metrics complete the turn's analytics."""
+        if isinstance(event, SpeechStarted):
+            self.sessions.speech_started(event.at_s)
+        elif isinstance(event, SpeechEnded):
+            self.sessions.speech_ended(event.at_s)
+        else:
+            self.voice.on_event(event)
+
+    def begin_turn(self, transcript: Transcript, turn_id: int) -> SessionTurn | None:
         if self.stopping:
             return None
         text = transcript.text.strip()
@@ -141,8 +161,5 @@ class KioskConversation:
         if decision.wake_only:
             inner: Turn = _Said("" if greeting else ACKNOWLEDGEMENT)
         else:
-            inner = self._dialogue_turn(dataclasses.replace(transcript, text=decision.text))
-        return SessionTurn(inner, self.sessions, decision, greeting, self.on_event)
-
-    def _dialogue_turn(self, transcript: Transcript) -> DialogueTurn:
-        return self.voice.begin_turn(transcript)
+            inner = self.voice.begin_turn(dataclasses.replace(transcript, text=decision.text), turn_id)
+        return SessionTurn(inner, self.sessions, decision, greeting, self.on_event, turn_id)

@@ -4,8 +4,8 @@ Threads: the main thread loads everything, then keeps time (session idle timeout
 and acts on signals; the voice loop runs on its own thread (plus its STT, reply and playback threads); the
 health endpoints have theirs.
 
-Signals: SIGTERM/SIGINT stop within `STOP_GRACE_S` + a moment (the reply under way is cut, queued utterances
-get no reply; if a turn is stuck, e.g. on a hung model server, the process exits anyway), exit code 0.
+Signals: SIGTERM/SIGINT stop within a second, exit code 0: the reply under way is cut, queued utterances get
+no reply, and a model call that hangs (a turn, a summary, or loading at start-up) is abandoned.
 SIGHUP reloads the configuration: kiosk and logging settings, the persona and the guardrails apply at once,
 others (devices, models) are named in a `restart_required` log line. SIGUSR1 is push-to-talk.
 """
@@ -28,7 +28,7 @@ from dialogue.persona import Persona
 from hark import assembly
 from hark.config import ConfigError, HarkConfig
 from hark.errors import UserError
-from hark.kiosk.audio import MonitoredInput, PortAudio, SpeakerOutput, SpeechTracker
+from hark.kiosk.audio import MonitoredInput, PortAudio, SpeakerOutput
 from hark.kiosk.conversation import KioskConversation
 from hark.kiosk.health import HealthServer
 from hark.kiosk.log import JsonLog, LogReporter
@@ -36,15 +36,15 @@ from hark.kiosk.metrics import KioskMetrics
 from hark.kiosk.session import Sessions
 from hark.kiosk.systemd import Notifier
 from vision.camera import parse_device, snapshot
+from voice.events import VoiceEvent
 from voice.loop import LoopSummary, VoiceLoop
 from voice.player import Player
 from voice.sinks import AudioSink, WavSink
 from voice.sources import FileSource, ReconnectingSource
-from voice.vad import FrameVad
 
-STOP_GRACE_S = 3.0
-"""After SIGTERM the loop gets this long to wind down; then the process exits regardless. Closing the rest
-can take another second (a conversation summary being written is waited for): under 5 s in all."""
+STOP_GRACE_S = 0.8
+"""After SIGTERM the loop gets this long to wind down (it returns sooner even when a model call hangs: the
+loop never waits for the model); its thread is a daemon, so a stuck callback cannot hold the exit."""
 TICK_S = 0.2
 FRAMES_STALL_S = 5.0
 """No microphone frame for this long (and no reconnect under way) means the capture is stuck: no watchdog
@@ -58,6 +58,10 @@ def _wall(ts: float | None) -> str | None:
     if ts is None:
         return None
     return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class _StoppedWhileLoading(Exception):
+    """Raised in the main thread by SIGTERM while models load, so that a hung server cannot hold the exit."""
 
 
 class KioskService:
@@ -104,9 +108,13 @@ class KioskService:
 
     # ---- events: logged, counted, and acted on ------------------------------------------------------
 
-    def emit(self, event: dict) -> None:
+    def emit(self, event: dict | VoiceEvent) -> None:
         """Every loop and kiosk event goes through here. It must never raise: the loop's threads call it."""
         try:
+            if isinstance(event, VoiceEvent):
+                if self.conversation is not None:
+                    self.conversation.on_loop_event(event)
+                event = event.to_json()
             self.log.emit(event)
             self.metrics.observe(event)
             kind = event.get("event")
@@ -116,8 +124,6 @@ class KioskService:
                     self.llm_error = event.get("error")
             elif kind == "announcement":
                 self.sessions.spoke()
-            elif kind == "metrics" and self.conversation is not None:
-                self.conversation.voice.on_event(event)  # the turn's analytics row gets the latencies
         except Exception as exc:  # logging must not take a turn or the loop down
             self.log.emit({"event": "error", "kind": "internal", "message": f"{type(exc).__name__}: {exc}"})
 
@@ -141,6 +147,9 @@ class KioskService:
                 {"event": "starting", "health": health.url, "config": self.config.source, "pid": os.getpid()}
             )
             return self._serve(source, sink, realtime)
+        except _StoppedWhileLoading:
+            self.emit({"event": "stopped", "signal": self._stop_signal, "turns": 0})
+            return 0
         finally:
             health.stop()
 
@@ -192,7 +201,6 @@ class KioskService:
                 self.conversation,
                 self.emit,
                 realtime=realtime,
-                vad=self._vad(),
             )
             return self._run_loop(loop, player)
         finally:
@@ -200,15 +208,6 @@ class KioskService:
                 player.close()
             sink.close()
             manager.close()
-
-    def _vad(self) -> FrameVad:
-        sessions = self.sessions
-        return SpeechTracker(
-            assembly.build_vad(self.config),
-            assembly.endpointer_config(self.config),
-            sessions.speech_started,
-            sessions.speech_ended,
-        )
 
     def _camera(self) -> Callable[[], bytes] | None:
         vision = self.config.vision
@@ -222,8 +221,8 @@ class KioskService:
             self.emit({"event": "stopped", "signal": self._stop_signal, "turns": 0})
             return 0
         thread = threading.Thread(target=self._loop_body, args=(loop,), name="hark-loop", daemon=True)
-        thread.start()
         self.state = "serving"
+        thread.start()
         self.emit({"event": "ready", "startup_s": round(time.monotonic() - self.started, 2)})
         self.systemd.ready("serving")
         while thread.is_alive() and not self._stop.wait(TICK_S):
@@ -259,9 +258,6 @@ class KioskService:
         loop.stop()
         stop_at = self._stop_at if self._stop_at is not None else time.monotonic()
         thread.join(max(0.0, stop_at + STOP_GRACE_S - time.monotonic()))
-        if thread.is_alive():  # a turn is stuck (e.g. a model server that hangs): leave without it
-            self.emit({"event": "stopped", "forced": True})
-            os._exit(0)
 
     def _watchdog(self) -> None:
         """A sign of life for systemd, while audio flows or a lost device is being retried."""
@@ -289,6 +285,8 @@ class KioskService:
             self._stop_at = time.monotonic()
             self._stop_signal = signal.Signals(signum).name
         self._stop.set()
+        if self.state == "starting":  # loading can block on a model server: interrupt it
+            raise _StoppedWhileLoading
 
     # ---- operator actions --------------------------------------------------------------------------
 
