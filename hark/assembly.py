@@ -31,6 +31,7 @@ from vision.describe import describe
 from voice.endpointer import EndpointerConfig
 from voice.loop import Conversation, EventCallback, LoopConfig, TurnTaking, VoiceLoop
 from voice.player import Player
+from voice.ports import FrameProcessor, ProcessorChain
 from voice.silero import SileroConfirmedVad
 from voice.sinks import AudioSink
 from voice.sources import AudioSource
@@ -217,10 +218,10 @@ def build_loop(
     *,
     realtime: bool,
     vad: FrameVad | None = None,
-    processors: Sequence[object] = (),
+    processors: Sequence[FrameProcessor] = (),
 ) -> tuple[VoiceLoop, Player]:
-    """The voice loop over `source` and `sink`, and its player (close it after `run()`)."""
-    del processors  # the frame-processor slot arrives with voice.ports
+    """The voice loop over `source` and `sink`, and its player (close it after `run()`). `processors` clean
+    each microphone frame before VAD (echo cancellation, noise suppression, wake word), in order."""
     player = Player(sink, realtime=realtime)
     loop = VoiceLoop(
         source,
@@ -231,5 +232,6 @@ def build_loop(
         conversation,
         loop_config(config, realtime),
         on_event,
+        processors=ProcessorChain(processors),
     )
     return loop, player
