@@ -18,7 +18,7 @@ import numpy as np
 from voice import SAMPLE_RATE
 from voice.decode import resample
 from voice.endpointer import Endpointer, EndpointerConfig, EventKind
-from voice.processors.echo import EchoCanceller, EchoConfig
+from voice.processors.echo import EchoCanceller
 from voice.tts import Speaker
 from voice.vad import FRAME_S, FRAME_SAMPLES, WebRtcVad
 
@@ -125,7 +125,7 @@ def run_path(
     echo = path.apply(timeline.far, rng)
     mic = echo + timeline.near * 10 ** (near_db / 20) + rng.normal(0.0, NOISE_RMS, echo.size)
     mic16 = np.clip(np.round(mic), -32768, 32767).astype(np.int16)
-    aec = EchoCanceller(EchoConfig())
+    aec = EchoCanceller()
     cleaned_bi, raw_bi = BargeInDetector(barge_in_min_s), BargeInDetector(barge_in_min_s)
     pending = list(zip(timeline.starts_s, timeline.chunks, strict=True))
     first_far_s = timeline.starts_s[0]
@@ -161,7 +161,9 @@ def run_path(
 
 
 def _within(hits: list[float], span: tuple[float, float], slack_s: float) -> float | None:
-    """Detection delay from the span's onset of the first hit inside it (plus endpointer slack), or None."""
+    """Time from the start of the person's words (`span`) to the first barge-in that belongs to them.
+
+    A barge-in belongs to them up to `slack_s` after they stop: the endpointer confirms speech late."""
     inside = [t for t in hits if span[0] <= t <= span[1] + slack_s]
     return inside[0] - span[0] if inside else None
 
@@ -174,7 +176,8 @@ def run_echo_bench(
     seed: int = 0,
 ) -> dict:
     """Every path twice: replies alone (ERLE, self-interruptions) and with a person talking over each reply
-    (barge-in rate, time from the person's first sound to detection). JSON-ready."""
+    (barge-in rate, time from the person's first sound to detection; a barge-in outside their words
+    counts as a self-interruption). JSON-ready."""
     rng = np.random.default_rng(seed)
     alone = build_timeline(speaker, REPLIES, None, rng)
     talked_over = build_timeline(speaker, REPLIES, INTERRUPTIONS, rng)
@@ -186,6 +189,11 @@ def run_echo_bench(
         busy = run_path(talked_over, path, near_db, rng, barge_in_min_s)
         detect = [_within(busy["cleaned_hits_s"], span, slack_s) for span in talked_over.near_spans_s]
         found = [d for d in detect if d is not None]
+        stray = [
+            t
+            for t in busy["cleaned_hits_s"]
+            if not any(start <= t <= end + slack_s for start, end in talked_over.near_spans_s)
+        ]
         results.append(
             {
                 "delay_ms": quiet["delay_ms"],
@@ -194,8 +202,8 @@ def run_echo_bench(
                 "erle_online_db": quiet["erle_online_db"],
                 "tracked_delay_ms": quiet["tracked_delay_ms"],
                 "cpu_pct_of_core": quiet["cpu_pct_of_core"],
-                "replies": len(REPLIES),
-                "self_interruptions": len(quiet["cleaned_hits_s"]),
+                "replies": 2 * len(REPLIES),
+                "self_interruptions": len(quiet["cleaned_hits_s"]) + len(stray),
                 "self_interruptions_without_aec": len(quiet["raw_hits_s"]),
                 "barge_in_trials": len(detect),
                 "barge_in_detected": len(found),
@@ -211,7 +219,7 @@ def run_echo_bench(
         "erle_db_min": min((r["erle_db"] for r in results if r["erle_db"] is not None), default=None),
         "self_interruptions": sum(r["self_interruptions"] for r in results),
         "self_interruptions_without_aec": sum(r["self_interruptions_without_aec"] for r in results),
-        "replies": len(REPLIES) * len(results),
+        "replies": sum(r["replies"] for r in results),
         "barge_in_rate": round(len(detected) / trials, 3) if trials else None,
         "barge_in_detect_s_median": round(statistics.median(detected), 3) if detected else None,
         "cpu_pct_of_core": max(r["cpu_pct_of_core"] for r in results),

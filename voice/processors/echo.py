@@ -1,8 +1,10 @@
 """Acoustic echo cancellation with WebRTC's AEC3 (through `pywebrtc-audio`) as a frame processor.
 
-Why this binding: on the same synthetic echo paths it matches LiveKit's `AudioProcessingModule` (the same
-WebRTC code) within 1-3 dB of ERLE at the same CPU (< 1 % of a core), in a 0.9 MB wheel with only numpy as
-a dependency, against 30 MB plus protobuf for LiveKit, and with a plain synchronous call per block.
+Why this binding: on the same synthetic echo paths (Piper speech, 20-150 ms, 6-20 dB, coloured, noise)
+LiveKit's `AudioProcessingModule` (the same WebRTC code) reached 0.6-3.5 dB more ERLE (28.0 against 27.2 dB
+at 60 ms / 10 dB; both over 30 dB once converged on a quiet floor), both used under 1 % of a core, and
+neither cared about a stream-delay hint 40-120 ms off. pywebrtc-audio is a 0.9 MB wheel needing only numpy,
+against 30 MB plus protobuf for LiveKit, with a plain synchronous call per block.
 """
 
 from __future__ import annotations
