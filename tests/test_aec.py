@@ -61,6 +61,17 @@ def test_removes_at_least_20_db_of_piper_echo_and_tracks_its_delay(speaker, repl
     assert aec.delay_s == pytest.approx(delay_s, abs=0.005)
 
 
+def test_cancels_an_echo_that_arrives_before_its_playback_timestamp(speaker, reply):
+    """The player's clock runs 50 ms late: the tracker finds the negative delay and the reference moves."""
+    mic = echo_of(reply, speaker.sample_rate, 0.5, EchoPath(0.0, 6.0))
+    aec = EchoCanceller()
+    aec.playback(reply, speaker.sample_rate, START_S + 0.55)
+    out = run(aec, mic)
+    settled = slice(int(2.5 * SAMPLE_RATE), mic.size - SAMPLE_RATE)
+    assert aec.delay_s == pytest.approx(-0.05, abs=0.005)
+    assert power_db(mic[settled]) - power_db(out[settled]) >= 20.0
+
+
 def test_leaves_the_microphone_alone_when_nothing_plays(speaker, reply):
     mic = echo_of(reply, speaker.sample_rate, 0.5, EchoPath(0.0, 6.0))  # the user's voice, not an echo
     out = run(EchoCanceller(), mic)
