@@ -110,7 +110,7 @@ def test_hears_the_wake_word_over_its_own_reply_with_echo_cancellation(speaker):
     """ "Hey Jarvis — stop" while Hark speaks on an open speaker: detectors before and after the canceller."""
     reply = speaker.synthesize_all(" ".join(HARK_SAYS))
     far = np.concatenate([np.zeros(SAMPLE_RATE // 2), resample(reply, speaker.sample_rate, SAMPLE_RATE)])
-    mic = EchoPath(0.08, 10.0).apply(far, np.random.default_rng(0)) + room_noise(far.size, 30.0, seed=3)
+    mic = EchoPath(0.08, 15.0).apply(far, np.random.default_rng(0)) + room_noise(far.size, 30.0, seed=3)
     spans = []
     for k, at_s in enumerate((3.0, 5.5, 8.0, 10.5, 13.0, 15.5, 18.0, 20.5)):
         user = spoken(speaker, ("hey jarvis, stop", "hey jarvis, wait a second")[k % 2]) * 0.5
@@ -127,9 +127,9 @@ def test_hears_the_wake_word_over_its_own_reply_with_echo_cancellation(speaker):
     assert {name for name, _ in found} == {"hey_jarvis"}
     heard = [sum(start < at <= end + 0.5 for _, at in found) for start, end in spans]
     assert max(heard) == 1, "both detectors hearing one utterance report it once"
-    # Measured 2-7 of 8 from run to run (Piper's noise differs each time, and the user is the same voice
-    # as the reply): the floor checks the chain hears through the reply at all, not a quality target.
-    assert sum(heard) >= 2, f"heard {sum(heard)} of {len(heard)} over the reply"
+    # Measured 6-8 of 8 over four runs with the echo 15 dB down (Piper's noise differs each time, and the
+    # user has the same voice as the reply); 10 dB down gave 3-7, 6 dB down 0-3: see `wake_word_pair`.
+    assert sum(heard) >= 5, f"heard {sum(heard)} of {len(heard)} over the reply"
     assert len(found) == sum(heard)
 
 

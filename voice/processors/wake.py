@@ -141,10 +141,10 @@ def wake_word_pair(
     """Two detectors for a chain with echo cancellation: put one before the canceller, one after.
 
     Why both: AEC3 attenuates the start of the user's words while it decides that this is double talk,
-    which is exactly where a wake word sits. Measured on "hey jarvis, ..." spoken over a Piper reply
-    (6 trials each): with the echo 10-15 dB below the speaker the raw microphone heard 4-6, the cleaned
-    one 3; with the echo 6 dB below, the raw one heard 0-1 and the cleaned one 2. Hark never says its
-    own wake word, so the raw detector does not trigger on the echo (none in the false-trigger test).
+    which is exactly where a wake word sits. Measured on "hey jarvis, ..." spoken over a Piper reply in
+    the same voice (4 runs x 8 trials, echo 80 ms late): echo 15 dB below the speaker, raw microphone 27
+    of 32, cleaned 20, both 29; 10 dB: 16, 8, 18; 6 dB: 3, 3, 6. Hark never says its own wake word, so
+    the raw detector does not fire on the echo (none in 14 minutes of Hark's speech with "Jarvis" in it).
     """
     debounced = _Debounced(on_wake, window_s)
     return WakeWordDetector(spec, debounced), WakeWordDetector(spec, debounced)
