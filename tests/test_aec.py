@@ -1,0 +1,154 @@
+"""The echo canceller on real audio: Piper replies through a simulated echo path, real WebRTC AEC3."""
+
+from __future__ import annotations
+
+import sys
+import wave
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import pytest
+
+from hark.benchmark.echo import EchoPath
+from voice import SAMPLE_RATE
+from voice.decode import resample, write_wav
+from voice.processors.echo import EchoCanceller, EchoCancellerUnavailable, EchoConfig
+from voice.processors.wake import WakeWordDetector
+from voice.vad import FRAME_SAMPLES
+
+REPLY = "The weather today is mostly sunny with a light breeze, and tomorrow there may be some rain."
+START_S = 100.0
+"""Monotonic time of the first microphone frame (any clock origin works)."""
+
+
+def run(aec: EchoCanceller, mic: np.ndarray) -> np.ndarray:
+    frames = [
+        aec.process(mic[i : i + FRAME_SAMPLES], START_S + i / SAMPLE_RATE)
+        for i in range(0, mic.size, FRAME_SAMPLES)
+    ]
+    assert all(f.dtype == np.int16 and f.shape == (FRAME_SAMPLES,) for f in frames)
+    return np.concatenate(frames)
+
+
+def power_db(x: np.ndarray) -> float:
+    return 10 * np.log10(np.mean(x.astype(np.float64) ** 2) + 1e-9)
+
+
+@pytest.fixture(scope="module")
+def reply(speaker) -> np.ndarray:
+    return speaker.synthesize_all(REPLY)
+
+
+def echo_of(reply: np.ndarray, rate: int, lead_s: float, path: EchoPath) -> np.ndarray:
+    """The microphone signal (int16, a whole number of frames) when `reply` plays from `lead_s` on."""
+    far = np.concatenate(
+        [np.zeros(int(lead_s * SAMPLE_RATE)), resample(reply, rate, SAMPLE_RATE), np.zeros(SAMPLE_RATE)]
+    )
+    far = far[: far.size // FRAME_SAMPLES * FRAME_SAMPLES]
+    mic = path.apply(far, np.random.default_rng(0)) + np.random.default_rng(1).normal(0, 10, far.size)
+    return np.clip(np.round(mic), -32768, 32767).astype(np.int16)
+
+
+@pytest.mark.parametrize(("delay_s", "attenuation_db"), [(0.03, 6.0), (0.12, 15.0)])
+def test_removes_at_least_20_db_of_piper_echo_and_tracks_its_delay(speaker, reply, delay_s, attenuation_db):
+    mic = echo_of(reply, speaker.sample_rate, 0.5, EchoPath(delay_s, attenuation_db))
+    aec = EchoCanceller()
+    aec.playback(reply, speaker.sample_rate, START_S + 0.5)
+    out = run(aec, mic)
+    settled = slice(int(2.5 * SAMPLE_RATE), mic.size - SAMPLE_RATE)  # after convergence, while it plays
+    assert power_db(mic[settled]) - power_db(out[settled]) >= 20.0
+    assert aec.erle_db is not None and aec.erle_db >= 20.0
+    assert aec.delay_s == pytest.approx(delay_s, abs=0.005)
+
+
+def test_cancels_an_echo_that_arrives_before_its_playback_timestamp(speaker, reply):
+    """The player's clock runs 50 ms late: the tracker finds the negative delay and the reference moves."""
+    mic = echo_of(reply, speaker.sample_rate, 0.5, EchoPath(0.0, 6.0))
+    aec = EchoCanceller()
+    aec.playback(reply, speaker.sample_rate, START_S + 0.55)
+    out = run(aec, mic)
+    settled = slice(int(2.5 * SAMPLE_RATE), mic.size - SAMPLE_RATE)
+    assert aec.delay_s == pytest.approx(-0.05, abs=0.005)
+    assert power_db(mic[settled]) - power_db(out[settled]) >= 20.0
+
+
+def test_leaves_the_microphone_alone_when_nothing_plays(speaker, reply):
+    mic = echo_of(reply, speaker.sample_rate, 0.5, EchoPath(0.0, 6.0))  # the user's voice, not an echo
+    out = run(EchoCanceller(), mic)
+    speech = slice(SAMPLE_RATE, mic.size - SAMPLE_RATE)
+    assert abs(power_db(mic[speech]) - power_db(out[speech])) < 1.0
+
+
+def test_keeps_the_user_audible_over_the_reply(speaker, reply):
+    """Double talk: the user's words survive cancellation well enough to be heard over the echo."""
+    mic_echo = echo_of(reply, speaker.sample_rate, 0.5, EchoPath(0.06, 6.0)).astype(np.float64)
+    user = resample(speaker.synthesize_all("Hold on, stop please."), speaker.sample_rate, SAMPLE_RATE) * 0.5
+    at = int(3.0 * SAMPLE_RATE)
+    mic = mic_echo.copy()
+    mic[at : at + user.size] += user
+    aec = EchoCanceller()
+    aec.playback(reply, speaker.sample_rate, START_S + 0.5)
+    out = run(aec, np.clip(mic, -32768, 32767).astype(np.int16))
+    during = slice(at, at + user.size)
+    residual_echo_db = power_db(out[int(2.0 * SAMPLE_RATE) : at])
+    assert power_db(out[during]) - residual_echo_db >= 15.0
+    assert power_db(out[during]) >= power_db(user) - 6.0
+
+
+def test_noise_suppression_option_lowers_steady_noise():
+    hiss = np.random.default_rng(3).normal(0, 300, 4 * SAMPLE_RATE)
+    hiss = np.clip(hiss[: hiss.size // FRAME_SAMPLES * FRAME_SAMPLES], -32768, 32767).astype(np.int16)
+    plain = run(EchoCanceller(), hiss)[2 * SAMPLE_RATE :]
+    suppressed = run(EchoCanceller(EchoConfig(noise_suppression=True, ns_level=2)), hiss)[2 * SAMPLE_RATE :]
+    assert power_db(plain) - power_db(suppressed) >= 6.0
+
+
+def test_says_why_when_the_binding_cannot_load(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pywebrtc_audio", None)
+    with pytest.raises(EchoCancellerUnavailable, match="pip install pywebrtc-audio"):
+        EchoCanceller()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"ns_level": 4}, "ns_level"),
+        ({"max_delay_s": 0.0}, "max_delay_s"),
+        ({"device_delay_s": 2.5}, "device_delay_s"),
+    ],
+)
+def test_rejects_bad_settings(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        EchoConfig(**kwargs)
+
+
+@runtime_checkable
+class FrameProcessor(Protocol):
+    """A copy of the seam in CONTRACTS.md until voice/ports.py lands."""
+
+    def process(self, frame: np.ndarray, at_s: float) -> np.ndarray: ...
+
+    def playback(self, audio: np.ndarray, sample_rate: int, at_s: float) -> None: ...
+
+
+def test_processors_fit_the_chain_on_recorded_frames(speaker, reply, tmp_path):
+    """Frames recorded to a WAV and read back, through echo cancel → wake word, as the loop will run them."""
+    mic = echo_of(reply, speaker.sample_rate, 0.5, EchoPath(0.07, 8.0))
+    recording = write_wav(tmp_path / "mic.wav", mic)
+    with wave.open(str(recording), "rb") as w:
+        frames = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+    woken: list[str] = []
+    chain = [EchoCanceller(), WakeWordDetector("hey_jarvis", lambda name, at_s: woken.append(name))]
+    assert all(isinstance(p, FrameProcessor) for p in chain)
+    for p in chain:
+        p.playback(reply, speaker.sample_rate, START_S + 0.5)
+    out = []
+    for i in range(0, frames.size, FRAME_SAMPLES):
+        frame = frames[i : i + FRAME_SAMPLES]
+        for p in chain:
+            frame = p.process(frame, START_S + i / SAMPLE_RATE)
+        out.append(frame)
+    cleaned = np.concatenate(out)
+    settled = slice(int(2.5 * SAMPLE_RATE), mic.size - SAMPLE_RATE)
+    assert power_db(frames[settled]) - power_db(cleaned[settled]) >= 20.0
+    assert woken == []

@@ -1,0 +1,142 @@
+"""Acoustic echo cancellation with WebRTC's AEC3 (through `pywebrtc-audio`) as a frame processor.
+
+Why this binding: on the same synthetic echo paths (Piper speech, 20-150 ms, 6-20 dB, coloured, noise)
+LiveKit's `AudioProcessingModule` (the same WebRTC code) reached 0.6-3.5 dB more ERLE (28.0 against 27.2 dB
+at 60 ms / 10 dB; both over 30 dB once converged on a quiet floor), both used under 1 % of a core, and
+neither cared about a stream-delay hint 40-120 ms off. pywebrtc-audio is a 0.9 MB wheel needing only numpy,
+against 30 MB plus protobuf for LiveKit, with a plain synchronous call per block.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from voice import SAMPLE_RATE
+from voice.processors.delay import DelayTracker
+from voice.processors.farend import FarEndBuffer
+
+BLOCK_SAMPLES = SAMPLE_RATE // 100
+"""AEC3 works on 10 ms blocks."""
+ERLE_REFERENCE_RMS = 300.0
+"""Frames whose reference is quieter than this (about -40 dBFS) do not count towards ERLE."""
+ERLE_DECAY = 0.995
+"""Per-frame forgetting of the ERLE power sums: about 6 s of far-end audio."""
+
+
+class EchoCancellerUnavailable(RuntimeError):
+    """The WebRTC binding cannot be loaded; the message says why, for the caller to say once."""
+
+
+@dataclass(frozen=True)
+class EchoConfig:
+    device_delay_s: float = 0.0
+    """Output plus input latency that the playback and capture timestamps do not already account for
+    (e.g. sounddevice's `stream.latency` when the timestamps are taken at the callbacks): the first guess
+    of where the echo sits, refined by tracking when `track_delay` is on."""
+    track_delay: bool = True
+    max_delay_s: float = 0.5
+    """The largest drift from the timestamps that tracking will follow."""
+    noise_suppression: bool = False
+    ns_level: int = 1
+    """WebRTC NS strength 0-3 (6, 12, 18, 21 dB)."""
+    auto_gain_control: bool = False
+
+    def __post_init__(self) -> None:
+        if self.ns_level not in (0, 1, 2, 3):
+            raise ValueError("ns_level must be 0, 1, 2 or 3")
+        if not 0 < self.max_delay_s <= 1.0:
+            raise ValueError("max_delay_s must be in (0, 1] s")
+        if abs(self.device_delay_s) > 1.0:
+            raise ValueError("device_delay_s must be within ±1 s")
+
+
+def _load_processor(config: EchoConfig):
+    try:
+        from pywebrtc_audio import AudioProcessor
+    except (ImportError, OSError) as exc:
+        raise EchoCancellerUnavailable(
+            f"echo cancellation is unavailable: pywebrtc-audio did not load ({exc}); "
+            "install it with `pip install pywebrtc-audio`"
+        ) from exc
+    return AudioProcessor(
+        sample_rate=SAMPLE_RATE,
+        echo_cancellation=True,
+        noise_suppression=config.noise_suppression,
+        ns_level=config.ns_level,
+        auto_gain_control=config.auto_gain_control,
+        stream_delay_ms=max(0, round(config.device_delay_s * 1000)),
+    )
+
+
+class EchoCanceller:
+    """FrameProcessor removing what the speaker played from each microphone frame.
+
+    `playback` (player thread) stores the reference by time; `process` (capture thread) reads the
+    reference played at the frame's time and runs AEC3 on three 10 ms blocks, with the tracked delay as
+    AEC3's stream delay. The reference itself is not shifted by the delay: AEC3 aligns it internally,
+    and re-aligning it under AEC3's feet each time the estimate moves makes it re-converge (measured:
+    a self-interruption a second into the first reply, against none when AEC3 is only told the delay).
+    Only a negative delay (echo before its reference: timestamps off) moves the reference, since AEC3
+    cannot cancel an echo whose reference has not arrived yet.
+    Raises `EchoCancellerUnavailable` at construction when the binding cannot load.
+    """
+
+    def __init__(self, config: EchoConfig | None = None) -> None:
+        self.config = config or EchoConfig()
+        self._apm = _load_processor(self.config)
+        self._far = FarEndBuffer()
+        self._tracker = DelayTracker(
+            self.config.device_delay_s, SAMPLE_RATE, max_delay_s=self.config.max_delay_s
+        )
+        self._power_in = 0.0
+        self._power_out = 0.0
+        self._cpu_s = 0.0
+        self._audio_s = 0.0
+
+    @property
+    def delay_s(self) -> float:
+        """Where the echo currently sits relative to the reference timestamps."""
+        return self._tracker.delay_s
+
+    @property
+    def erle_db(self) -> float | None:
+        """Echo return loss enhancement over recent frames with far-end audio (None before any)."""
+        if self._power_out <= 0.0 or self._power_in <= 0.0:
+            return None
+        return 10.0 * float(np.log10(self._power_in / self._power_out))
+
+    @property
+    def cpu_fraction(self) -> float:
+        """CPU time spent in `process` per second of audio processed (fraction of one core)."""
+        return self._cpu_s / self._audio_s if self._audio_s else 0.0
+
+    def playback(self, audio: np.ndarray, sample_rate: int, at_s: float) -> None:
+        self._far.add(audio, sample_rate, at_s)
+
+    def process(self, frame: np.ndarray, at_s: float) -> np.ndarray:
+        started = time.thread_time()
+        mic = np.asarray(frame, dtype=np.int16)
+        if self.config.track_delay:
+            self._tracker.push(self._far.read(at_s, mic.size), mic)
+        delay_s = self._tracker.delay_s
+        reference = self._far.read(at_s + max(0.0, -delay_s), mic.size)
+        self._apm.stream_delay_ms = max(0, round(delay_s * 1000))
+        out = np.concatenate(
+            [
+                self._apm.process(mic[i : i + BLOCK_SAMPLES], reference[i : i + BLOCK_SAMPLES])
+                for i in range(0, mic.size, BLOCK_SAMPLES)
+            ]
+        )
+        self._update_erle(reference, mic, out)
+        self._cpu_s += time.thread_time() - started
+        self._audio_s += mic.size / SAMPLE_RATE
+        return out
+
+    def _update_erle(self, reference: np.ndarray, mic: np.ndarray, out: np.ndarray) -> None:
+        if np.sqrt(np.mean(reference.astype(np.float64) ** 2)) < ERLE_REFERENCE_RMS:
+            return
+        self._power_in = ERLE_DECAY * self._power_in + float(np.mean(mic.astype(np.float64) ** 2))
+        self._power_out = ERLE_DECAY * self._power_out + float(np.mean(out.astype(np.float64) ** 2))
