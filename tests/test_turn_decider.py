@@ -81,6 +81,13 @@ def test_an_unfinished_transcript_holds_even_a_confident_model_until_max_wait():
     assert model.asked_at == []  # the words settled it: no model run was spent
 
 
+def test_a_transcript_without_words_holds_until_max_wait():
+    model = ScriptedModel(lambda s: 0.99)
+    released, decisions = run_pause(TurnDecider(), 100, model, transcript=lambda s: "")
+    assert released == pytest.approx(1.5)
+    assert decisions[0][1].reason == "text: no words"
+
+
 def test_a_finished_verdict_waits_for_the_transcript_and_its_veto():
     model = ScriptedModel(lambda s: 0.9)  # with rechecks on, the pending answer is still reused
     decider = TurnDecider(TurnConfig(recheck_s=0.3))

@@ -16,6 +16,10 @@ from voice.turn.text import unfinished_reason
         ("The best thing about Paris is", "copula 'is'"),
         ("I think we should, um", "filler 'um'"),
         ("Book a table for.", "preposition 'for'"),  # Whisper's full stop after a half does not count
+        ("I need a taxi to the airport...", "trailing off"),
+        ("I was thinking -", "trailing off"),
+        ("", "no words"),
+        ("...", "no words"),
     ],
 )
 def test_partials_that_cannot_end_a_turn(transcript, reason):
@@ -33,8 +37,6 @@ def test_partials_that_cannot_end_a_turn(transcript, reason):
         "Do you know what time it is?",  # a copula after a subject pronoun closes the clause
         "Turn the lights on.",  # particles are not in the lists
         "I think so.",
-        "",
-        "...",
     ],
 )
 def test_finished_or_undecided_sentences_are_not_flagged(transcript):

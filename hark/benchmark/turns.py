@@ -173,6 +173,8 @@ class OfflineRun:
     release_s: float
     """Stream time at which the decider released the turn."""
     decisions: list[TurnDecision] = field(default_factory=list)
+    transcripts: list[str] = field(default_factory=list)
+    """The transcript taken at each pause."""
     model_calls: int = 0
     model_s: float = 0.0
     """Process CPU time spent in the model (features included)."""
@@ -224,6 +226,7 @@ def decide_offline(
         if transcript is None and transcribe is not None:
             speech_end = round(ep.last_speech_end_s * SAMPLE_RATE)
             transcript = transcribe(audio[start:speech_end], ep.last_speech_end_s)
+            run.transcripts.append(transcript)
         decision = decider.decide(silence, transcript, probability(end) if model is not None else None)
         run.decisions.append(decision)
         if decision.release:
@@ -259,6 +262,7 @@ def run_offline(
             "paused": s.paused,
             "release_after_end_s": round(r.release_s - s.speech_end_s, 3),
             "reasons": [d.reason for d in r.decisions],
+            "transcripts": r.transcripts,
         }
         for s, r in zip(samples, runs, strict=True)
     ]

@@ -94,7 +94,7 @@ class TurnDecider:
             return TurnDecision(True, "max wait")
         if silence_s + _EPS < cfg.min_pause_s:
             return self._wait("pause too short", cfg.min_pause_s)
-        reason = unfinished_reason(transcript) if cfg.use_text and transcript else None
+        reason = unfinished_reason(transcript) if cfg.use_text and transcript is not None else None
         if reason is not None:
             return self._wait(f"text: {reason}", cfg.max_wait_s)
         if probability is None:

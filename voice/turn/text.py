@@ -4,6 +4,9 @@ Nobody ends a turn on "the", "and", "my" or "um". The lists are small on purpose
 only if a sentence practically never ends with it, because a wrong "unfinished" only costs waiting (up to
 the decider's maximum wait) while the audio model keeps the right to say "finished" everywhere else.
 
+Two marks say "unfinished" whatever the last word: Whisper writes a trailing-off voice as "..." (or a
+dash), and a transcript with no words at all has nothing to answer yet (a reply needs words anyway).
+
 Known ambiguities, and how they are handled:
 * Questions strand prepositions ("What is it for?", "Where are you from?", "What are you looking at?"):
   in a sentence opening with a question word, a preposition right after a pronoun or an -ing/-ed verb is
@@ -30,6 +33,9 @@ POSSESSIVES = frozenset("my your our their its whose".split())
 COPULAS = frozenset("is are was were am".split())
 FILLERS = frozenset("um umm uh uhh uhm er erm hmm mm".split())
 
+TRAILING_OFF = ("...", "…", "-", "–", "—")
+"""How Whisper ends a transcript whose speaker trails off."""
+
 QUESTION_WORDS = frozenset("what who whom which where when why how whose".split())
 SUBJECT_PRONOUNS = frozenset("i you he she it we they this that there these those".split())
 OBJECT_PRONOUNS = frozenset("me you him her it us them this that these those one".split())
@@ -47,11 +53,13 @@ _CATEGORIES = (
 
 def unfinished_reason(transcript: str) -> str | None:
     """Why the transcript cannot be a finished turn (e.g. "preposition 'for'"), or None when its words
-    do not say (the audio model decides then). Punctuation is ignored: Whisper puts a full stop after
-    halves too."""
+    do not say (the audio model decides then). Full stops and question marks are ignored: Whisper puts
+    them after halves too."""
     words = _WORD.findall(transcript.lower())
     if not words:
-        return None
+        return "no words"
+    if transcript.rstrip().endswith(TRAILING_OFF):
+        return "trailing off"
     last = words[-1]
     for name, vocabulary in _CATEGORIES:
         if last not in vocabulary:
