@@ -37,6 +37,7 @@ def test_partials_that_cannot_end_a_turn(transcript, reason):
         "Do you know what time it is?",  # a copula after a subject pronoun closes the clause
         "Turn the lights on.",  # particles are not in the lists
         "I think so.",
+        "I need a taxi to the airport at 6.",  # a number is a word
     ],
 )
 def test_finished_or_undecided_sentences_are_not_flagged(transcript):

@@ -40,7 +40,8 @@ QUESTION_WORDS = frozenset("what who whom which where when why how whose".split(
 SUBJECT_PRONOUNS = frozenset("i you he she it we they this that there these those".split())
 OBJECT_PRONOUNS = frozenset("me you him her it us them this that these those one".split())
 
-_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+"""A word, a contraction or a number (Whisper writes "at 6", not "at six")."""
 _CATEGORIES = (
     ("filler", FILLERS),
     ("article", ARTICLES),
