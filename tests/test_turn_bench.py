@@ -15,6 +15,8 @@ from hark.benchmark.turns import (
     build_samples,
     decide_offline,
     make_sample,
+    model_cost,
+    run_offline,
     said,
     score,
 )
@@ -112,3 +114,17 @@ def test_a_fixed_hang_shorter_than_the_pause_cuts_the_user_off(paused_sample):
 def test_the_text_signal_needs_a_transcript(paused_sample):
     with pytest.raises(ValueError, match="transcript"):
         decide_offline(paused_sample, WebRtcVad(), TurnConfig(), None, None)
+
+
+def test_an_offline_run_reports_the_score_and_each_turn(paused_sample):
+    result = run_offline([paused_sample], WebRtcVad(), TurnConfig(use_text=False), None, None)
+    assert result["false_cutoff_rate"] == 1.0  # the 0.5 s hang ends the turn inside the 0.8 s pause
+    assert result["model_calls_per_turn"] == 0 and result["model_cpu_ms_per_call"] is None
+    assert result["turns"][0]["release_after_end_s"] < 0
+    assert result["turns"][0]["reasons"] == ["hang", "hang"]
+
+
+def test_model_cost_is_measured_per_call(paused_sample, model):
+    cost = model_cost(model, paused_sample, calls=3)
+    assert 0 < cost["median_ms"] <= cost["p90_ms"]
+    assert cost["cpu_median_ms"] > 0

@@ -269,11 +269,29 @@ def run_offline(
     return result
 
 
+def model_cost(model: EndOfTurnModel, sample: TurnSample, calls: int = 30) -> dict:
+    """Wall and CPU time of one `predict` (features included) on the whole of `sample`."""
+    audio = to_float32(sample.audio)
+    model.predict(audio)  # warm-up: the first run allocates
+    walls, cpus = [], []
+    for _ in range(calls):
+        wall, cpu = time.perf_counter(), time.process_time()
+        model.predict(audio)
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return {
+        "median_ms": round(1000 * statistics.median(walls), 1),
+        "p90_ms": round(1000 * float(np.percentile(walls, 90)), 1),
+        "cpu_median_ms": round(1000 * statistics.median(cpus), 1),
+    }
+
+
 def main() -> None:
-    """`python -m hark.benchmark.turns`: the decider alone on the benchmark's samples, one JSON line per
-    variant: today's fixed hang, the hang with the text signal, the model alone, the model with the
-    text signal (perfect transcripts, then Whisper's), and the last two asking the model again every
-    0.3 s of a pause. The load average is reported because the model's CPU cost depends on it."""
+    """`python -m hark.benchmark.turns`: the model's cost per call with one and two threads, then the
+    decider alone on the benchmark's samples, one JSON line per variant: today's fixed hang, the hang
+    with the text signal, the model alone, the model with the text signal (perfect transcripts, then
+    Whisper's), and the last two asking the model again every 0.3 s of a pause. The load average is
+    reported because the model's cost depends on it."""
     import json
     import os
 
@@ -284,6 +302,8 @@ def main() -> None:
     samples = build_samples(Speaker())
     model = EndOfTurnModel()
     stt = Transcriber()
+    cost = {f"threads_{n}": model_cost(EndOfTurnModel(threads=n), samples[-1]) for n in (1, 2)}
+    print(json.dumps({"variant": "model_cost", "loadavg_1m": os.getloadavg()[0], **cost}), flush=True)
 
     def whisper(sample: TurnSample) -> Transcribe:
         return lambda audio, speech_end_s: stt.transcribe(audio).text
