@@ -48,27 +48,34 @@ def test_a_confident_model_releases_at_the_first_check():
     assert model.asked_at == [0.15]
 
 
-def test_an_unsure_model_is_asked_once_and_max_wait_answers_anyway():
-    model = ScriptedModel(lambda s: 0.2 if s < 0.4 else 0.7)
-    released, decisions = run_pause(TurnDecider(TurnConfig(max_wait_s=1.2)), 100, model)
-    assert model.asked_at == [0.15]
-    assert released == pytest.approx(1.2)
-    assert [d.reason for _, d in decisions] == ["model 0.20", "max wait"]
-
-
-def test_with_rechecks_an_unsure_model_is_asked_again_as_silence_grows():
-    model = ScriptedModel(lambda s: 0.2 if s < 0.4 else 0.7)
-    released, _ = run_pause(TurnDecider(TurnConfig(recheck_s=0.3)), 100, model)
+def test_an_unsure_model_is_asked_again_as_silence_grows():
+    model = ScriptedModel(lambda s: 0.2 if s < 0.4 else 0.9)
+    released, decisions = run_pause(TurnDecider(), 100, model)
     assert model.asked_at == [0.15, 0.45]
     assert released == pytest.approx(0.45)
+    assert [d.reason for _, d in decisions] == ["model 0.20", "model 0.90"]
+
+
+def test_a_second_opinion_must_clear_the_higher_bar():
+    model = ScriptedModel(lambda s: 0.2 if s < 0.4 else 0.7)  # enough at the first check, not later
+    released, _ = run_pause(TurnDecider(TurnConfig(recheck_threshold=0.8)), 100, model)
+    assert released == pytest.approx(1.5)
 
 
 def test_rechecks_stop_at_max_wait():
     model = ScriptedModel(lambda s: 0.1)
-    released, decisions = run_pause(TurnDecider(TurnConfig(recheck_s=0.3)), 100, model)
+    released, decisions = run_pause(TurnDecider(), 100, model)
     assert released == pytest.approx(1.5)
     assert decisions[-1][1].reason == "max wait"
     assert model.asked_at == [0.15, 0.45, 0.75, 1.05, 1.35]
+
+
+def test_without_rechecks_the_first_answer_stands_until_max_wait():
+    model = ScriptedModel(lambda s: 0.2 if s < 0.4 else 0.9)
+    released, decisions = run_pause(TurnDecider(TurnConfig(recheck_s=None, max_wait_s=1.2)), 100, model)
+    assert model.asked_at == [0.15]
+    assert released == pytest.approx(1.2)
+    assert [d.reason for _, d in decisions] == ["model 0.20", "max wait"]
 
 
 def test_an_unfinished_transcript_holds_even_a_confident_model_until_max_wait():
@@ -89,13 +96,13 @@ def test_a_transcript_without_words_holds_until_max_wait():
 
 
 def test_a_finished_verdict_waits_for_the_transcript_and_its_veto():
-    model = ScriptedModel(lambda s: 0.9)  # with rechecks on, the pending answer is still reused
-    decider = TurnDecider(TurnConfig(recheck_s=0.3))
+    model = ScriptedModel(lambda s: 0.9)
+    decider = TurnDecider()
     late = lambda s: None if s < 0.3 else "book a table for"  # noqa: E731
     released, decisions = run_pause(decider, 100, model, transcript=late)
     assert released == pytest.approx(1.5)
     assert [d.reason for _, d in decisions[:2]] == ["model 0.90, transcript pending"] * 2
-    assert model.asked_at == [0.15]  # the answer is reused while the transcript is pending
+    assert model.asked_at == [0.15]  # the answer is reused while the transcript is pending (< recheck_s)
 
 
 def test_a_pending_transcript_releases_as_soon_as_it_arrives():
@@ -139,6 +146,7 @@ def test_resumed_speech_starts_a_fresh_pause():
         {"min_pause_s": 2.0, "max_wait_s": 1.5},
         {"recheck_s": 0.0},
         {"threshold": 1.5},
+        {"recheck_threshold": -0.1},
         {"hang_s": 2.0},
     ],
 )

@@ -76,7 +76,8 @@ class TurnSample:
         return len(self.parts) > 1
 
     def said_by(self, time_s: float) -> str:
-        """The words of every part begun by `time_s` (a perfect transcriber's partial)."""
+        """The words of every part begun by `time_s`: a perfect transcriber's partial at the pauses between
+        parts, an optimistic one inside a part (at a comma it already has the whole part)."""
         return " ".join(part.text for part in self.parts if part.start_s < time_s)
 
 
@@ -113,7 +114,8 @@ def make_sample(speaker: Speaker, parts: Sequence[str], pauses_s: Sequence[float
 def build_samples(
     speaker: Speaker, n_complete: int = len(QUESTIONS), n_paused: int = len(PAUSED)
 ) -> list[TurnSample]:
-    """The benchmark's fixed plan: complete questions first, then the paused sentences."""
+    """The benchmark's fixed plan: complete questions first, then the paused sentences. Piper draws
+    random noise while synthesising, so the same plan gives slightly different audio on each call."""
     samples = [make_sample(speaker, [q]) for q in QUESTIONS[:n_complete]]
     for i, halves in enumerate(PAUSED[:n_paused]):
         samples.append(make_sample(speaker, halves, [PAUSES_S[i % len(PAUSES_S)]]))
@@ -286,12 +288,13 @@ def model_cost(model: EndOfTurnModel, sample: TurnSample, calls: int = 30) -> di
     }
 
 
-def main() -> None:
-    """`python -m hark.benchmark.turns`: the model's cost per call with one and two threads, then the
-    decider alone on the benchmark's samples, one JSON line per variant: today's fixed hang, the hang
-    with the text signal, the model alone, the model with the text signal (perfect transcripts, then
-    Whisper's), and the last two asking the model again every 0.3 s of a pause. The load average is
-    reported because the model's cost depends on it."""
+def main(argv: Sequence[str] | None = None) -> None:
+    """`python -m hark.benchmark.turns [--repeats N]`: the model's cost per call with one and two
+    threads, then the decider alone on the benchmark's samples (synthesised N times), one JSON line per
+    variant: today's fixed hang, the hang with the text signal, the model alone, the model with the text
+    signal (perfect transcripts, then Whisper's), and the last two asking the model only once per pause.
+    The load average is reported because the model's cost depends on it."""
+    import argparse
     import json
     import os
 
@@ -299,7 +302,11 @@ def main() -> None:
     from voice.turn import EndOfTurnModel
     from voice.vad import WebRtcVad
 
-    samples = build_samples(Speaker())
+    parser = argparse.ArgumentParser(prog="python -m hark.benchmark.turns")
+    parser.add_argument("--repeats", type=int, default=1, help="synthesise the plan this many times")
+    args = parser.parse_args(argv)
+    speaker = Speaker()
+    samples = [s for _ in range(args.repeats) for s in build_samples(speaker)]
     model = EndOfTurnModel()
     stt = Transcriber()
     cost = {f"threads_{n}": model_cost(EndOfTurnModel(threads=n), samples[-1]) for n in (1, 2)}
@@ -314,8 +321,8 @@ def main() -> None:
         "model": (TurnConfig(use_text=False), model, None),
         "model+text": (TurnConfig(), model, said),
         "model+whisper_text": (TurnConfig(), model, whisper),
-        "model+text+recheck": (TurnConfig(recheck_s=0.3), model, said),
-        "model+whisper_text+recheck": (TurnConfig(recheck_s=0.3), model, whisper),
+        "model+text+once": (TurnConfig(recheck_s=None), model, said),
+        "model+whisper_text+once": (TurnConfig(recheck_s=None), model, whisper),
     }
     for name, (config, variant_model, transcriber) in variants.items():
         result = run_offline(samples, WebRtcVad(), config, variant_model, transcriber)

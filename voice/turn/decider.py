@@ -5,8 +5,8 @@ due it asks for a decision, giving the transcript so far (if known) and a way to
 probability. The decider answers "release" (the turn is over: play the held reply now) or "wait" (keep
 listening) and schedules its next check. It releases:
 
-* when the text does not say "unfinished" and the audio model gives at least `threshold` (asked once, at
-  `min_pause_s` of silence; see `TurnConfig.recheck_s`);
+* when the text does not say "unfinished" and the audio model gives at least `threshold` at
+  `min_pause_s` of silence, or `recheck_threshold` when asked again every `recheck_s` after that;
 * without a model, after the fixed `hang_s` of silence, unless the text says "unfinished";
 * in any case after `max_wait_s` of silence: a user is never left waiting longer than that.
 
@@ -31,13 +31,17 @@ class TurnConfig:
 
     min_pause_s: float = 0.15
     """First check: shorter gaps are the pauses between words."""
-    recheck_s: float | None = None
-    """While waiting, ask the model again after this much more silence (None: never). Off by default:
-    Smart Turn was trained on speech followed by a short silence, and on longer silences its answer drifts
-    towards "finished" even mid-sentence (measured: "Add eggs, milk and" 0.30, 0.06, 0.72 at 0.15, 0.45,
-    0.75 s), so a second opinion mostly turns a wait into a cut-off."""
     threshold: float = 0.5
-    """Model probability from which the turn counts as finished."""
+    """Model probability from which the turn counts as finished, at the first check."""
+    recheck_s: float | None = 0.3
+    """While waiting, ask the model again after this much more silence (None: never). The model now and
+    then calls a finished question unfinished (Piper's "What is two plus two?": 0.10); without a second
+    opinion that turn waits the full `max_wait_s`."""
+    recheck_threshold: float = 0.8
+    """The bar for the later answers. Smart Turn was trained on speech followed by a short silence; on
+    longer silences its answer drifts towards "finished" even mid-sentence (measured on Piper speech:
+    "Add eggs, milk and" 0.30, 0.06, 0.72 at 0.15, 0.45, 0.75 s; finished questions rechecked at 0.45 s
+    gave 0.89 and 0.91)."""
     max_wait_s: float = 1.5
     """Answer anyway after this much silence, whatever the signals say."""
     hang_s: float = 0.5
@@ -50,8 +54,8 @@ class TurnConfig:
             raise ValueError("min_pause_s must be positive and at most max_wait_s")
         if self.recheck_s is not None and self.recheck_s <= 0:
             raise ValueError("recheck_s must be positive (or None)")
-        if not 0.0 <= self.threshold <= 1.0:
-            raise ValueError("threshold must be between 0 and 1")
+        if not (0.0 <= self.threshold <= 1.0 and 0.0 <= self.recheck_threshold <= 1.0):
+            raise ValueError("thresholds must be between 0 and 1")
         if not 0.0 <= self.hang_s <= self.max_wait_s:
             raise ValueError("hang_s must be between 0 and max_wait_s")
 
@@ -79,6 +83,8 @@ class TurnDecider:
         self._next_check_s = self.config.min_pause_s
         self._asked: tuple[float, float] | None = None
         """(silence, probability) of the model's latest answer in this pause."""
+        self._rechecked = False
+        """Whether that answer is a second opinion (held to `recheck_threshold`)."""
 
     def due(self, silence_s: float) -> bool:
         """Whether a decision is wanted at this much silence."""
@@ -102,7 +108,7 @@ class TurnDecider:
                 return TurnDecision(True, "hang")
             return self._wait("hang", cfg.hang_s)
         p = self._probability(silence_s, probability)
-        if p < cfg.threshold:
+        if p < (cfg.recheck_threshold if self._rechecked else cfg.threshold):
             again = cfg.max_wait_s if cfg.recheck_s is None else silence_s + cfg.recheck_s
             return self._wait(f"model {p:.2f}", again, p)
         if cfg.use_text and transcript is None:
@@ -113,6 +119,7 @@ class TurnDecider:
         """The model's answer, asked again only once `recheck_s` more silence has passed."""
         recheck = self.config.recheck_s
         if self._asked is None or (recheck is not None and silence_s + _EPS >= self._asked[0] + recheck):
+            self._rechecked = self._asked is not None
             self._asked = (silence_s, probability())
         return self._asked[1]
 
