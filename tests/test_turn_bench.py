@@ -103,6 +103,15 @@ def test_the_decider_holds_through_a_mid_sentence_pause_on_real_audio(paused_sam
     assert run.model_calls >= 1
 
 
+def test_the_decider_holds_on_whisper_transcripts_too(paused_sample, model, transcriber):
+    """The whole chain on real parts: VAD, Whisper's transcript of the half, the model, the decider."""
+    run = decide_offline(
+        paused_sample, WebRtcVad(), TurnConfig(), model, lambda audio, _: transcriber.transcribe(audio).text
+    )
+    assert run.transcripts[0].rstrip(".").lower().endswith("table for"), run.transcripts
+    assert paused_sample.speech_end_s <= run.release_s <= paused_sample.speech_end_s + 1.5
+
+
 def test_a_fixed_hang_shorter_than_the_pause_cuts_the_user_off(paused_sample):
     config = TurnConfig(hang_s=0.5, use_text=False)
     run = decide_offline(paused_sample, WebRtcVad(), config, None, None)
