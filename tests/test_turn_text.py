@@ -1,0 +1,49 @@
+"""The word-list text signal: which partial transcripts cannot be a finished turn."""
+
+import pytest
+
+from voice.turn.text import unfinished_reason
+
+
+@pytest.mark.parametrize(
+    ("transcript", "reason"),
+    [
+        ("I would like to book a table for", "preposition 'for'"),
+        ("What is the capital of", "preposition 'of'"),
+        ("Can you tell me about the", "article 'the'"),
+        ("I need eggs, milk and", "conjunction 'and'"),
+        ("Where did I leave my", "possessive 'my'"),
+        ("The best thing about Paris is", "copula 'is'"),
+        ("I think we should, um", "filler 'um'"),
+        ("Book a table for.", "preposition 'for'"),  # Whisper's full stop after a half does not count
+        ("I need a taxi to the airport...", "trailing off"),
+        ("I was thinking -", "trailing off"),
+        ("", "no words"),
+        ("...", "no words"),
+    ],
+)
+def test_partials_that_cannot_end_a_turn(transcript, reason):
+    assert unfinished_reason(transcript) == reason
+
+
+@pytest.mark.parametrize(
+    "transcript",
+    [
+        "I would like to book a table for four people.",
+        "What is the capital of France?",
+        "What is it for?",  # a question strands its preposition
+        "Where are you from?",
+        "What are you looking at?",
+        "Do you know what time it is?",  # a copula after a subject pronoun closes the clause
+        "Turn the lights on.",  # particles are not in the lists
+        "I think so.",
+        "I need a taxi to the airport at 6.",  # a number is a word
+    ],
+)
+def test_finished_or_undecided_sentences_are_not_flagged(transcript):
+    assert unfinished_reason(transcript) is None
+
+
+def test_contracted_question_word_still_strands():
+    assert unfinished_reason("What's this one for") is None
+    assert unfinished_reason("What's the weather like in the middle of") == "preposition 'of'"

@@ -1,0 +1,81 @@
+"""A text signal for end of turn: some last words mean the sentence cannot be over.
+
+Nobody ends a turn on "the", "and", "my" or "um". The lists are small on purpose: a word belongs here
+only if a sentence practically never ends with it, because a wrong "unfinished" only costs waiting (up to
+the decider's maximum wait) while the audio model keeps the right to say "finished" everywhere else.
+
+Two marks say "unfinished" whatever the last word: Whisper writes a trailing-off voice as "..." (or a
+dash), and a transcript with no words at all has nothing to answer yet (a reply needs words anyway).
+
+Known ambiguities, and how they are handled:
+* Questions strand prepositions ("What is it for?", "Where are you from?", "What are you looking at?"):
+  in a sentence opening with a question word, a preposition right after a pronoun or an -ing/-ed verb is
+  taken as stranded and not counted. "What is the capital of" still counts (a noun before it); "Who did
+  you talk to?" counts too and waits longer than it should (the price of a word list).
+* "is"/"are"/"was"/"were" close embedded questions ("what time it is", "where they are"): a copula right
+  after a subject pronoun is not counted.
+* Particles that double as prepositions and often end sentences ("on", "off", "in", "out", "up", "down",
+  "over", "back", "around", "away") are left out; so are "so", "that", "her" and "like".
+"""
+
+from __future__ import annotations
+
+import re
+
+PREPOSITIONS = frozenset(
+    "about above across after against along among at before behind below beneath beside between beyond "
+    "by during for from into near of onto per than through throughout to toward towards under until "
+    "upon via with within without".split()
+)
+ARTICLES = frozenset("a an the".split())
+CONJUNCTIONS = frozenset("and but or nor because although though while whereas unless whether if".split())
+POSSESSIVES = frozenset("my your our their its whose".split())
+COPULAS = frozenset("is are was were am".split())
+FILLERS = frozenset("um umm uh uhh uhm er erm hmm mm".split())
+
+TRAILING_OFF = ("...", "…", "-", "–", "—")
+"""How Whisper ends a transcript whose speaker trails off."""
+
+QUESTION_WORDS = frozenset("what who whom which where when why how whose".split())
+SUBJECT_PRONOUNS = frozenset("i you he she it we they this that there these those".split())
+OBJECT_PRONOUNS = frozenset("me you him her it us them this that these those one".split())
+
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+"""A word, a contraction or a number (Whisper writes "at 6", not "at six")."""
+_CATEGORIES = (
+    ("filler", FILLERS),
+    ("article", ARTICLES),
+    ("conjunction", CONJUNCTIONS),
+    ("possessive", POSSESSIVES),
+    ("preposition", PREPOSITIONS),
+    ("copula", COPULAS),
+)
+
+
+def unfinished_reason(transcript: str) -> str | None:
+    """Why the transcript cannot be a finished turn (e.g. "preposition 'for'"), or None when its words
+    do not say (the audio model decides then). Full stops and question marks are ignored: Whisper puts
+    them after halves too."""
+    words = _WORD.findall(transcript.lower())
+    if not words:
+        return "no words"
+    if transcript.rstrip().endswith(TRAILING_OFF):
+        return "trailing off"
+    last = words[-1]
+    for name, vocabulary in _CATEGORIES:
+        if last not in vocabulary:
+            continue
+        if name == "preposition" and _stranded(words):
+            return None
+        if name == "copula" and len(words) > 1 and words[-2] in SUBJECT_PRONOUNS:
+            return None
+        return f"{name} '{last}'"
+    return None
+
+
+def _stranded(words: list[str]) -> bool:
+    """A question's preposition left at the end ("what is it for"), rather than one awaiting its noun."""
+    if len(words) < 2 or words[0].split("'")[0] not in QUESTION_WORDS:
+        return False
+    before = words[-2]
+    return before in OBJECT_PRONOUNS or before.endswith(("ing", "ed"))
