@@ -13,7 +13,10 @@ from dialogue.backends.base import (
     BackendUnavailable,
     GenerationOptions,
     ModelNotFound,
+    Cancel,
     StreamInfo,
+    TextDelta,
+    open_stream,
 )
 from dialogue.backends.ollama_backend import OllamaBackend
 from dialogue.backends.resilient import ResilientBackend, RetryPolicy
@@ -46,8 +49,8 @@ def resilient(primary, fallback=None, **policy):
 
 def answer(backend: ResilientBackend) -> tuple[str, StreamInfo]:
     info = StreamInfo()
-    stream = backend.open_stream(lambda _b: MESSAGES, GenerationOptions(), info)
-    return "".join(stream), info
+    stream = open_stream(backend, lambda _b: MESSAGES, GenerationOptions(), info)
+    return "".join(stream.text()), info
 
 
 def test_retries_with_exponential_backoff_then_succeeds():
@@ -88,12 +91,12 @@ def test_timeouts_and_missing_models_are_not_retried(error):
 def test_a_failure_mid_reply_is_not_retried_and_keeps_the_text():
     primary = FakeBackend("one two three four", fail_mid=(2, BackendUnavailable("cut")))
     backend, _, _ = resilient(primary, FakeBackend("fallback"))
-    stream = backend.open_stream(lambda _b: MESSAGES, GenerationOptions(), StreamInfo())
+    stream = open_stream(backend, lambda _b: MESSAGES, GenerationOptions(), StreamInfo())
     got = []
     with pytest.raises(BackendUnavailable, match="cut"):
         for piece in stream:
             got.append(piece)
-    assert got == ["one ", "two "] and len(primary.seen) == 1 and not backend.degraded
+    assert got == [TextDelta("one "), TextDelta("two ")] and len(primary.seen) == 1 and not backend.degraded
 
 
 def test_without_a_fallback_the_last_error_is_raised():
@@ -121,10 +124,20 @@ def test_a_fallback_that_cannot_load_is_tried_once():
 def test_closing_the_reply_cancels_the_primary():
     primary = FakeBackend("one two three four")
     backend, _, _ = resilient(primary)
-    stream = backend.open_stream(lambda _b: MESSAGES, GenerationOptions(), StreamInfo())
+    stream = open_stream(backend, lambda _b: MESSAGES, GenerationOptions(), StreamInfo())
     next(stream)
     stream.close()
     assert primary.closed == 1
+
+
+def test_a_cancelled_reply_is_neither_retried_nor_handed_to_the_fallback():
+    primary = FakeBackend(failures=[BackendUnavailable("down")])
+    fallback = FakeBackend("fallback")
+    backend, sleeps, _ = resilient(primary, fallback)
+    cancel = Cancel()
+    stream = open_stream(backend, lambda _b: MESSAGES, GenerationOptions(), StreamInfo(), cancel)
+    cancel.set()
+    assert list(stream) == [] and primary.seen == [] and fallback.seen == [] and sleeps == []
 
 
 def test_the_fallback_gets_messages_made_for_it():
