@@ -81,7 +81,7 @@ class DialogueTurn:
         return self._cancel.is_set()
 
     def cancel(self) -> None:
-        """Stop the model call now: thread-safe, never blocks; `pieces()` ends at the backend's next chance."""
+        """Stop the model call now (thread-safe, never blocks); `pieces()` then ends soon, quietly."""
         self._cancel.set()
 
     def pieces(self) -> Iterator[str]:
@@ -377,7 +377,9 @@ class DialogueManager:
 
         def run() -> None:
             try:
-                stream = open_stream(self.backend, lambda _b: messages, GenerationOptions(max_tokens=1), None, cancel)
+                stream = open_stream(
+                    self.backend, lambda _b: messages, GenerationOptions(max_tokens=1), None, cancel
+                )
                 with closing(stream):
                     next(stream, None)
             except BackendError:

@@ -197,7 +197,12 @@ class Memory:
         return True
 
     def _fold_loop(
-        self, system_prompt: str, budget: Budget, epoch: int, cancel: Cancel, previous: threading.Thread | None
+        self,
+        system_prompt: str,
+        budget: Budget,
+        epoch: int,
+        cancel: Cancel,
+        previous: threading.Thread | None,
     ) -> None:
         if previous is not None:  # a cancelled fold still ending: one model call at a time, and `wait()`
             previous.join(STOP_S)  # on this thread covers that one too
@@ -246,7 +251,9 @@ class Memory:
         options = GenerationOptions(max_tokens=self.config.summary_tokens, temperature=0.2)
         parts: list[str] = []
         try:
-            with closing(open_stream(self.backend, lambda _backend: request, options, cancel=cancel)) as stream:
+            with closing(
+                open_stream(self.backend, lambda _backend: request, options, cancel=cancel)
+            ) as stream:
                 parts.extend(stream.text())
         except BackendError as exc:
             self.last_fold_error = str(exc)

@@ -45,7 +45,7 @@ class Behaviour:
     break_after_pieces: int | None = None
     """Send this many pieces, then break the stream as `break_with` says."""
     break_with: str = "error"
-    """`error`: an `{"error"}` line; `garbage`: a line that is not JSON; `end`: end without the `done` line."""
+    """`error`: an `{"error"}` line; `garbage`: a line that is not JSON; `end`: no final `done` line."""
     piece_delay_s: float = 0.0
     stall: threading.Event | None = None
     """Send nothing at all (not even headers) until this is set or the client hangs up (at most 10 s)."""

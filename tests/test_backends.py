@@ -35,17 +35,13 @@ def test_auto_uses_ollama_when_it_has_the_model(fake_ollama):
 
 
 def test_auto_falls_back_when_the_server_is_down():
-    backend, note = select_backend(
-        LlmConfig(host="http://127.0.0.1:9", timeout_s=2), engines=STUB_ENGINES
-    )
+    backend, note = select_backend(LlmConfig(host="http://127.0.0.1:9", timeout_s=2), engines=STUB_ENGINES)
     assert backend.name == "embedded"
     assert "not reachable" in note and "fake bundled" in note
 
 
 def test_auto_falls_back_when_the_model_is_missing(fake_ollama):
-    backend, note = select_backend(
-        LlmConfig(host=fake_ollama.url, model="llama9"), engines=STUB_ENGINES
-    )
+    backend, note = select_backend(LlmConfig(host=fake_ollama.url, model="llama9"), engines=STUB_ENGINES)
     assert backend.name == "embedded"
     assert "ollama pull llama9" in note
 
@@ -54,15 +50,11 @@ def test_ollama_only_raises_instead_of_falling_back(fake_ollama):
     with pytest.raises(BackendUnavailable):
         select_backend(LlmConfig(backend="ollama", host="http://127.0.0.1:9"), engines=STUB_ENGINES)
     with pytest.raises(ModelNotFound, match="ollama pull nope"):
-        select_backend(
-            LlmConfig(backend="ollama", host=fake_ollama.url, model="nope"), engines=STUB_ENGINES
-        )
+        select_backend(LlmConfig(backend="ollama", host=fake_ollama.url, model="nope"), engines=STUB_ENGINES)
 
 
 def test_embedded_never_asks_the_server(fake_ollama):
-    backend, _ = select_backend(
-        LlmConfig(backend="embedded", host=fake_ollama.url), engines=STUB_ENGINES
-    )
+    backend, _ = select_backend(LlmConfig(backend="embedded", host=fake_ollama.url), engines=STUB_ENGINES)
     assert backend.name == "embedded"
     assert fake_ollama.requests == []
 
@@ -123,7 +115,9 @@ def test_cancel_closes_the_connection_while_the_server_has_not_answered(fake_oll
     fake_ollama.behaviour.stall = threading.Event()
     backend = OllamaBackend("gemma3:4b", fake_ollama.url, timeout_s=30)
     cancel = Cancel()
-    stream = open_stream(backend, lambda _b: [Message("user", "hi")], GenerationOptions(), StreamInfo(), cancel)
+    stream = open_stream(
+        backend, lambda _b: [Message("user", "hi")], GenerationOptions(), StreamInfo(), cancel
+    )
     got: list = []
     reader = threading.Thread(target=lambda: got.extend(stream))
     reader.start()

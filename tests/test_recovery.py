@@ -3,6 +3,8 @@ model named with `ollama pull` — on scripted backends, then over real HTTP to 
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from dialogue_fakes import PERSONA, FakeBackend
 from fake_ollama import FakeModel
@@ -11,9 +13,9 @@ from dialogue.backends.base import (
     BackendError,
     BackendTimeout,
     BackendUnavailable,
+    Cancel,
     GenerationOptions,
     ModelNotFound,
-    Cancel,
     StreamInfo,
     TextDelta,
     open_stream,
@@ -252,3 +254,26 @@ def test_the_embedded_model_takes_over_a_real_conversation(fake_ollama, embedded
     record = manager.last_record
     assert record.backend == "embedded" and record.fallback and record.reply_tokens > 0
     assert len(fake_ollama.chats()) == 3  # one outage costs the retries once
+
+
+def test_a_turn_cancelled_while_the_server_has_not_answered_stops_at_once(fake_ollama):
+    """Nothing came back (not even headers): cancelling the turn from another thread ends its pieces without
+    an apology, closes the connection (the server sees it), and neither retries nor falls back."""
+    fake_ollama.behaviour.stall = threading.Event()
+    fallback = FakeBackend("never used")
+    manager = ollama_manager(fake_ollama, fallback, timeout_s=30)
+    turn = manager.begin_turn("hello")
+    spoken: list[str] = []
+    pump = threading.Thread(target=lambda: spoken.extend(turn.pieces()))
+    pump.start()
+    try:
+        assert fake_ollama.chat_arrived.wait(5)
+        turn.cancel()
+        pump.join(10)
+        assert not pump.is_alive() and spoken == []
+        assert fake_ollama.client_hung_up.wait(5)
+    finally:
+        fake_ollama.behaviour.stall.set()
+    turn.finish("", interrupted=True)
+    assert len(fake_ollama.chats()) == 1 and fallback.seen == [] and manager.history == []
+    assert manager.last_record.interrupted and manager.last_record.error is None

@@ -220,7 +220,7 @@ class TextStreaming:
 
 
 class StreamingBackend(TextStreaming):
-    """`open_stream` and `stream` for an engine that implements `_generate(messages, options, info, cancel)`."""
+    """`open_stream` and `stream` for an engine that implements `_generate`."""
 
     def _generate(
         self, messages: Sequence[Message], options: GenerationOptions, info: StreamInfo, cancel: Cancel

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import queue
@@ -113,10 +114,8 @@ class EmbeddedBackend(StreamingBackend):
 
         def stop() -> None:
             abort.set()
-            try:
-                out.put_nowait(_DONE)  # wakes a reader waiting on an empty queue; a full one wakes it anyway
-            except queue.Full:
-                pass
+            with contextlib.suppress(queue.Full):  # a reader waits only on an empty queue
+                out.put_nowait(_DONE)
 
         try:
             with cancel.hook(stop):

@@ -8,6 +8,7 @@ request gets a new connection that is reported, and shutting it down harms no ot
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from typing import Any
 
@@ -49,7 +50,5 @@ class CancellableTransport(httpx.BaseTransport):
     def shut(self) -> None:
         """Wake any read or write on this transport's sockets: they see the connection end."""
         for sock in self._sockets:
-            try:
+            with contextlib.suppress(OSError):  # already closed by httpx
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:  # already closed by httpx
-                pass
