@@ -142,6 +142,21 @@ def test_a_cancelled_reply_is_neither_retried_nor_handed_to_the_fallback():
     assert list(stream) == [] and primary.seen == [] and fallback.seen == [] and sleeps == []
 
 
+def test_a_cancel_ends_the_wait_before_a_retry():
+    primary = FakeBackend(failures=[BackendUnavailable("down")])
+    backend = ResilientBackend(primary, policy=RetryPolicy(backoff_s=60, max_backoff_s=60))
+    cancel = Cancel()
+    stream = open_stream(backend, lambda _b: MESSAGES, GenerationOptions(), StreamInfo(), cancel)
+    got: list = []
+    reader = threading.Thread(target=lambda: got.extend(stream))
+    reader.start()
+    while not primary.seen and reader.is_alive():
+        reader.join(0.01)
+    cancel.set()
+    reader.join(10)
+    assert not reader.is_alive() and got == [] and len(primary.seen) == 1  # no retry after the cancel
+
+
 def test_the_fallback_gets_messages_made_for_it():
     """A fallback that cannot see gets the images described (`prepare` is called for each backend)."""
     primary = FakeBackend(sees_images=True, failures=[BackendTimeout("slow")])

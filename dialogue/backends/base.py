@@ -78,6 +78,10 @@ class Cancel:
     def is_set(self) -> bool:
         return self._event.is_set()
 
+    def wait(self, timeout: float) -> bool:
+        """Sleep up to `timeout` seconds, or until the stop signal; True when it was given."""
+        return self._event.wait(timeout)
+
     def set(self) -> None:
         with self._lock:
             if self._event.is_set():

@@ -169,6 +169,11 @@ class OllamaBackend(StreamingBackend):
             return BackendError(f"Ollama at {self.host} sent a malformed reply ({type(exc).__name__})")
         return BackendUnavailable(f"Ollama at {self.host} failed ({type(exc).__name__}: {exc})")
 
+    def close(self) -> None:
+        """Close the connections; a request in flight ends with its cancel, not here."""
+        self._client.close()
+        self._pool.close()
+
     def describe(self) -> str:
         return f"Ollama model {self.model} at {self.host}"
 

@@ -55,14 +55,17 @@ class RetryPolicy:
 
 
 class ResilientBackend(TextStreaming):
-    """Wraps `primary`; `fallback` builds the backend that answers when the primary cannot (or None)."""
+    """Wraps `primary`; `fallback` builds the backend that answers when the primary cannot (or None).
+
+    `sleep` replaces the wait between retries (for tests); by default a cancel ends that wait.
+    """
 
     def __init__(
         self,
         primary: ChatBackend,
         fallback: Callable[[], ChatBackend] | None = None,
         policy: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.primary = primary
@@ -117,7 +120,11 @@ class ResilientBackend(TextStreaming):
             error = None
             for attempt in range(attempts):
                 if attempt:
-                    self._sleep(self.policy.delay(attempt))
+                    delay = self.policy.delay(attempt)
+                    if self._sleep is not None:
+                        self._sleep(delay)
+                    elif cancel.wait(delay):
+                        return
                 if cancel.is_set():
                     return
                 info.attempts += 1
