@@ -96,11 +96,15 @@ class DialogueTurn:
         raw = self._model_pieces()
         try:
             for piece in raw:
+                if self._cancel.is_set():
+                    return
                 for segment in guard.feed(piece):
                     self.record.generated += segment
                     yield segment
                 if guard.verdict is not None:
                     break
+            if self._cancel.is_set():
+                return  # nothing more is to be heard, not even what the guard still holds
             for segment in guard.flush():
                 self.record.generated += segment
                 yield segment
