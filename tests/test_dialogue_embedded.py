@@ -165,3 +165,14 @@ def test_a_cancelled_turn_frees_the_model_at_once(embedded_backend):
     turn.finish("", interrupted=True)
     assert manager.history == [] and turn.record.interrupted and turn.record.error is None
     assert manager.reply("Say hello.")  # the model's lock was released
+
+
+def test_closing_the_backend_stops_a_generation_nobody_reads(embedded_backend):
+    """What the process does at exit: no llama.cpp call may still run when the interpreter goes away."""
+    request = [Message("user", "Count from 1 to 100, separated by commas.")]
+    stream = embedded_backend.stream(request, GenerationOptions(max_tokens=64))
+    assert next(stream)  # the producer now holds the model, a few tokens ahead of this idle reader
+    assert embedded_backend._lock.locked()
+    embedded_backend.close()
+    assert not embedded_backend._lock.locked()
+    assert list(stream) == []  # the reader is told to stop, too

@@ -7,7 +7,7 @@ import importlib.util
 import os
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from dialogue.backends.base import (
@@ -73,8 +73,8 @@ class EmbeddedBackend(StreamingBackend):
         self._lock = threading.Lock()
         """Held by the one generation running on the model."""
         self._lock_workers = threading.Lock()
-        self._workers: set[threading.Event] = set()
-        """The abort flags of the generations in flight."""
+        self._workers: set[Callable[[], None]] = set()
+        """What stops each generation in flight (its producer and its reader)."""
 
     def _tokens(self, message: Message) -> int:
         return len(self._llm.tokenize(message.content.encode(), add_bos=False)) + MESSAGE_OVERHEAD_TOKENS
@@ -108,15 +108,15 @@ class EmbeddedBackend(StreamingBackend):
         producer = threading.Thread(
             target=self._produce, args=(messages, options, info, abort, out), name="hark-llm", daemon=True
         )
-        with self._lock_workers:
-            self._workers.add(abort)
-        producer.start()
 
         def stop() -> None:
             abort.set()
             with contextlib.suppress(queue.Full):  # a reader waits only on an empty queue
                 out.put_nowait(_DONE)
 
+        with self._lock_workers:
+            self._workers.add(stop)
+        producer.start()
         try:
             with cancel.hook(stop):
                 while True:
@@ -133,7 +133,7 @@ class EmbeddedBackend(StreamingBackend):
             abort.set()
             producer.join(JOIN_S)  # no native call left running once the stream is closed
             with self._lock_workers:
-                self._workers.discard(abort)
+                self._workers.discard(stop)
 
     def _produce(
         self,
@@ -191,8 +191,9 @@ class EmbeddedBackend(StreamingBackend):
         """Stop every generation in flight and wait (bounded) for the model to be free: llama.cpp must
         not be running when the interpreter exits."""
         with self._lock_workers:
-            for abort in self._workers:
-                abort.set()
+            stops = list(self._workers)
+        for stop in stops:
+            stop()
         if self._lock.acquire(timeout=JOIN_S):
             self._lock.release()
 
