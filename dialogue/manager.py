@@ -5,6 +5,9 @@ summary, the history that fits, the turn with its images or, for a model that ca
 about them locally) → the reply streamed through the output guardrails → `finish()` commits what the user
 heard to memory and the conversation store, writes the analytics row, and starts folding old turns into the
 summary in the background.
+
+Foreground first: background model calls (the summary, the warm-up) are cancelled when a turn begins, so a
+reply never waits behind them on any backend; the summary is tried again after the turn.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from contextlib import closing
 from dialogue.analytics import Analytics
 from dialogue.backends.base import (
     BackendError,
+    Cancel,
     ChatBackend,
     GenerationOptions,
     ModelNotFound,
@@ -47,9 +51,11 @@ IMAGES_NOT_SEEN = (
 
 
 class DialogueTurn:
-    """One reply in the making. Iterate `pieces()` (closing it cancels), then `finish()` with what was heard.
+    """One reply in the making. Iterate `pieces()`, then `finish()` with what was heard.
 
-    A canned turn (a guardrail refusal, a reprompt) replies with fixed text and is not added to the memory.
+    `cancel()`, from any thread, abandons the model call at once: `pieces()` then ends without an apology.
+    A canned turn (a guardrail refusal, a reprompt) replies with fixed text and is not added to the memory,
+    nor is a cancelled turn of which nothing was heard (as if it never happened; analytics say interrupted).
     """
 
     def __init__(
@@ -62,6 +68,7 @@ class DialogueTurn:
         self.record = TurnRecord(user=text, images=len(self.images))
         self._facts: list[str] | None = None
         self._finished = False
+        self._cancel = Cancel()
         self.announced_fallback = False
         """This turn told the user that the fallback model answers."""
 
@@ -69,7 +76,17 @@ class DialogueTurn:
     def canned(self) -> bool:
         return self._canned is not None
 
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def cancel(self) -> None:
+        """Stop the model call now (thread-safe, never blocks); `pieces()` then ends soon, quietly."""
+        self._cancel.set()
+
     def pieces(self) -> Iterator[str]:
+        if self._cancel.is_set():
+            return
         if self._canned is not None:
             self.record.generated = self._canned
             yield self._canned
@@ -79,17 +96,21 @@ class DialogueTurn:
         raw = self._model_pieces()
         try:
             for piece in raw:
+                if self._cancel.is_set():
+                    return
                 for segment in guard.feed(piece):
                     self.record.generated += segment
                     yield segment
                 if guard.verdict is not None:
                     break
+            if self._cancel.is_set():
+                return  # nothing more is to be heard, not even what the guard still holds
             for segment in guard.flush():
                 self.record.generated += segment
                 yield segment
         finally:
             raw.close()
-        if guard.verdict is not None:
+        if guard.verdict is not None and not self._cancel.is_set():
             self.record.blocked, self.record.guardrail = True, guard.verdict.rule
             generated = self.record.generated
             refusal = (" " if generated and not generated[-1].isspace() else "") + persona.refusal
@@ -105,8 +126,9 @@ class DialogueTurn:
             info = StreamInfo()
             produced = False
             try:
-                with closing(open_stream(backend, self._prepare, manager.options, info)) as stream:
-                    for piece in stream:
+                stream = open_stream(backend, self._prepare, manager.options, info, self._cancel)
+                with closing(stream):
+                    for piece in stream.text():
                         if not produced:
                             produced = True
                             self.record.latencies["llm_first_token_s"] = round(time.monotonic() - start, 4)
@@ -118,6 +140,8 @@ class DialogueTurn:
                                 yield IMAGES_NOT_SEEN + " "  # said by Hark: a small model may not say it
                         yield piece
             except BackendError as exc:
+                if self._cancel.is_set():
+                    return
                 if not produced and i + 1 < len(routes):
                     continue  # the vision model failed: the main model answers from what is known locally
                 self.record.error = str(exc)
@@ -175,8 +199,13 @@ class DialogueTurn:
             return
         self._finished = True
         self.record.reply = (self.record.generated if heard is None else heard).strip()
-        self.record.interrupted = interrupted
+        self.record.interrupted = interrupted or self._cancel.is_set()
         self._manager.finish_turn(self)
+
+    @property
+    def remembered(self) -> bool:
+        """Whether the turn belongs in the history: a real exchange the user heard something of."""
+        return not self.canned and not (self._cancel.is_set() and not self.record.reply)
 
 
 class DialogueManager:
@@ -219,6 +248,8 @@ class DialogueManager:
         """The record of the last finished turn."""
         self._lock = threading.Lock()
         self._announced_fallback = False
+        self._warm_up = Cancel()
+        self._warm_up_thread: threading.Thread | None = None
 
     @property
     def system_prompt(self) -> str:
@@ -238,8 +269,13 @@ class DialogueManager:
             turn = DialogueTurn(self, text, images, canned=self.persona.refusal)
             turn.record.blocked, turn.record.guardrail = True, verdict.rule
             return turn
-        self.memory.pause()  # the turn must not wait for a summary being written
+        self._pause_background()
         return DialogueTurn(self, text, images)
+
+    def _pause_background(self) -> None:
+        """Cancel the background model calls, so that the turn starting now does not wait behind them."""
+        self.memory.pause()
+        self._warm_up.set()
 
     def reprompt(self, heard: str = "", confidence: float | None = None) -> DialogueTurn:
         """A turn asking the user to repeat (speech empty or not understood): recorded, no model call."""
@@ -282,7 +318,7 @@ class DialogueManager:
             if self.store is not None and self.conversation_id is None:
                 self.conversation_id = self.store.create(self.persona.name)
             record.conversation_id = self.conversation_id
-            if not turn.canned:
+            if turn.remembered:
                 reply = record.reply + (INTERRUPTED_MARK if record.interrupted else "")
                 messages = (Message("user", turn.history_text()), Message("assistant", reply))
                 self.memory.add(*messages)
@@ -290,7 +326,7 @@ class DialogueManager:
                     self.store.append(self.conversation_id, messages)
         if self.analytics is not None:
             record.row_id = self.analytics.record(record)
-        if not turn.canned:
+        if turn.remembered:
             self.memory.fold_in_background(self.persona.system_prompt, self.budget(self.backend))
 
     def _persist_fold(self, count: int, summary: str) -> None:
@@ -331,25 +367,43 @@ class DialogueManager:
             if self.store is not None:
                 self.store.purge()
 
-    def warm_up(self) -> None:
-        """Have the model read the system prompt once before the first user speaks.
+    def warm_up(self, wait_s: float = 30.0) -> bool:
+        """Have the model read the system prompt once before the first user speaks; True when it did.
 
         The first request otherwise pays for it: Ollama loads the model on first use (seconds), and
         llama.cpp keeps the prompt it last read, so the system prompt becomes a cached prefix (the first
-        embedded-model token of the demo went from 0.54 s to under 0.1 s). A failure here is not an error:
-        the first turn will report it.
+        embedded-model token of the demo went from 0.54 s to under 0.1 s). It runs in the background and
+        waits at most `wait_s` for it; a turn that begins cancels it. A failure here is not an error: the
+        first turn will report it.
         """
         messages = [Message("system", self.persona.system_prompt), Message("user", "Hello.")]
-        try:
-            with closing(self.backend.stream(messages, GenerationOptions(max_tokens=1))) as pieces:
-                next(pieces, None)
-        except BackendError:
-            pass
+        cancel = self._warm_up = Cancel()
 
-    def close(self) -> None:
-        """Stop background work and close the store and analytics."""
+        def run() -> None:
+            try:
+                stream = open_stream(
+                    self.backend, lambda _b: messages, GenerationOptions(max_tokens=1), None, cancel
+                )
+                with closing(stream):
+                    next(stream, None)
+            except BackendError:
+                pass
+
+        thread = self._warm_up_thread = threading.Thread(target=run, name="hark-warm-up", daemon=True)
+        thread.start()
+        thread.join(wait_s)
+        return not thread.is_alive() and not cancel.is_set()
+
+    def close(self, timeout_s: float = 5.0) -> bool:
+        """Cancel background model calls and wait (at most `timeout_s` each) for them to end, then close the
+        store and analytics. True when nothing is left running (no native model call at interpreter exit)."""
         self.memory.stop()
-        self.memory.wait(timeout=1.0)
+        self._warm_up.set()
+        stopped = self.memory.wait(timeout=timeout_s)
+        if self._warm_up_thread is not None:
+            self._warm_up_thread.join(timeout_s)
+            stopped = stopped and not self._warm_up_thread.is_alive()
         for closable in (self.store, self.analytics):
             if closable is not None:
                 closable.close()
+        return stopped

@@ -9,8 +9,9 @@ last resort.
 
 Summary: after a turn is committed, the exchanges that will no longer fit the next prompt are folded into
 the summary by the same backend, on a background thread. The next turn never waits for it: starting a turn
-cancels a fold still running (it is tried again after that turn), so on two cores the summary only uses
-time the user spends listening or talking.
+cancels the summary's model call at once (the backend stops at its next chance and frees the model) and the
+fold is tried again after that turn, so on two cores the summary only uses time the user spends listening
+or talking.
 """
 
 from __future__ import annotations
@@ -22,15 +23,15 @@ from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 
-from dialogue.backends.base import BackendError, ChatBackend, GenerationOptions, open_stream
-from dialogue.messages import Message
+from dialogue.backends.base import BackendError, Cancel, ChatBackend, GenerationOptions, open_stream
+from dialogue.messages import MESSAGE_OVERHEAD_TOKENS, Message
 
 CHARS_PER_TOKEN = 3.0
-MESSAGE_OVERHEAD_TOKENS = 4
-"""Role markers the chat template adds around each message."""
 IMAGE_TOKENS = 768
 """What one image costs a vision model (gemma3: 256, llava: 576; some more): a reserve, not a count."""
 SAFETY_TOKENS = 32
+STOP_S = 10.0
+"""Longest wait for a cancelled fold to end before the next one starts."""
 DEFAULT_CONTEXT = 2048
 """Assumed when a backend does not say (Ollama's own default context is 2048 or 4096, by version)."""
 
@@ -97,7 +98,8 @@ class Memory:
         self.last_fold_error: str | None = None
         self._on_fold = on_fold
         self._lock = threading.RLock()
-        self._cancel = threading.Event()
+        self._cancel = Cancel()
+        """Stops the running fold and its model call; a new one is made for each fold."""
         self._thread: threading.Thread | None = None
         self._epoch = 0
         """Bumped by `clear()`, so a fold of a forgotten conversation is thrown away."""
@@ -157,7 +159,8 @@ class Memory:
             self.summary = ""
 
     def pause(self) -> None:
-        """Cancel a fold in progress: a turn is starting and must not wait for the backend."""
+        """Cancel a fold in progress, model call included: a turn is starting and must not wait for it.
+        Thread-safe and non-blocking."""
         self._cancel.set()
 
     def _to_fold(self, system_prompt: str, budget: Budget) -> list[Message]:
@@ -171,14 +174,15 @@ class Memory:
         if not self.config.summarise:
             return
         with self._lock:
-            if self._thread is not None and self._thread.is_alive():
+            previous = self._thread
+            if previous is not None and previous.is_alive() and not self._cancel.is_set():
                 return
             if not self._to_fold(system_prompt, budget):
                 return
-            self._cancel.clear()
+            self._cancel = Cancel()
             self._thread = threading.Thread(
                 target=self._fold_loop,
-                args=(system_prompt, budget, self._epoch),
+                args=(system_prompt, budget, self._epoch, self._cancel, previous),
                 name="hark-summary",
                 daemon=True,
             )
@@ -192,8 +196,17 @@ class Memory:
             return not thread.is_alive()
         return True
 
-    def _fold_loop(self, system_prompt: str, budget: Budget, epoch: int) -> None:
-        while not self._cancel.is_set():
+    def _fold_loop(
+        self,
+        system_prompt: str,
+        budget: Budget,
+        epoch: int,
+        cancel: Cancel,
+        previous: threading.Thread | None,
+    ) -> None:
+        if previous is not None:  # a cancelled fold still ending: one model call at a time, and `wait()`
+            previous.join(STOP_S)  # on this thread covers that one too
+        while not cancel.is_set():
             with self._lock:
                 if epoch != self._epoch:
                     return
@@ -203,7 +216,7 @@ class Memory:
             if not batch:
                 return
             start = time.monotonic()
-            text = self._summarise(summary, batch, room)
+            text = self._summarise(summary, batch, room, cancel)
             if text is None:
                 return
             with self._lock:
@@ -229,7 +242,7 @@ class Memory:
                 return overflow[:end]
         return overflow
 
-    def _summarise(self, summary: str, batch: list[Message], room: int) -> str | None:
+    def _summarise(self, summary: str, batch: list[Message], room: int, cancel: Cancel) -> str | None:
         words = int(self.config.summary_tokens * 0.7)
         transcript = "\n".join(f"{'User' if m.role == 'user' else 'Assistant'}: {m.content}" for m in batch)
         transcript = transcript[: max(0, int(room * CHARS_PER_TOKEN))]  # one huge exchange must fit too
@@ -238,13 +251,14 @@ class Memory:
         options = GenerationOptions(max_tokens=self.config.summary_tokens, temperature=0.2)
         parts: list[str] = []
         try:
-            with closing(open_stream(self.backend, lambda _backend: request, options)) as stream:
-                for piece in stream:
-                    if self._cancel.is_set():
-                        return None
-                    parts.append(piece)
+            with closing(
+                open_stream(self.backend, lambda _backend: request, options, cancel=cancel)
+            ) as stream:
+                parts.extend(stream.text())
         except BackendError as exc:
             self.last_fold_error = str(exc)
+            return None
+        if cancel.is_set():
             return None
         text = " ".join("".join(parts).split())
         limit = int(self.config.summary_tokens * CHARS_PER_TOKEN)

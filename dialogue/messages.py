@@ -12,3 +12,8 @@ class Message:
     content: str
     images: tuple[bytes, ...] = field(default=(), repr=False)
     """Encoded images (JPEG/PNG bytes) that belong to this message only."""
+
+
+MESSAGE_OVERHEAD_TOKENS = 5
+"""Tokens a chat template adds around each message (ChatML: `<|im_start|>role\\n ... <|im_end|>\\n`), used
+both by the estimate that budgets a prompt and by the embedded model's exact count."""

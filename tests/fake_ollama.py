@@ -2,12 +2,14 @@
 
 It speaks `/api/tags`, `/api/show` and `/api/chat` (NDJSON streaming), records every request it gets, and can
 be told to fail in each way a real server fails: refuse, hang, answer HTTP 500, lose the model (404), or
-break a stream half-way with an `{"error": ...}` line.
+break a stream half-way (an `{"error": ...}` line, a line that is not JSON, or an end without the final line).
 """
 
 from __future__ import annotations
 
 import json
+import select
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -41,8 +43,12 @@ class Behaviour:
     hang_s: float = 0.0
     """Sleep this long before answering /api/chat."""
     break_after_pieces: int | None = None
-    """Send this many pieces, then an `{"error"}` line."""
+    """Send this many pieces, then break the stream as `break_with` says."""
+    break_with: str = "error"
+    """`error`: an `{"error"}` line; `garbage`: a line that is not JSON; `end`: no final `done` line."""
     piece_delay_s: float = 0.0
+    stall: threading.Event | None = None
+    """Send nothing at all (not even headers) until this is set or the client hangs up (at most 10 s)."""
 
 
 class FakeOllama:
@@ -51,6 +57,9 @@ class FakeOllama:
         self.replier = replier
         self.behaviour = Behaviour()
         self.requests: list[tuple[str, dict]] = []
+        self.chat_arrived = threading.Event()
+        self.client_hung_up = threading.Event()
+        """A stalled /api/chat saw its client close the connection."""
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -135,8 +144,25 @@ class FakeOllama:
                 else:
                     self._json(404, {"error": "not found"})
 
+            def _client_gone(self) -> bool:
+                readable, _, _ = select.select([self.connection], [], [], 0)
+                return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+
+            def _stalled(self, until: threading.Event) -> bool:
+                """Wait for `until`; True when the client hung up first."""
+                for _ in range(500):
+                    if until.wait(0.02):
+                        return False
+                    if self._client_gone():
+                        fake.client_hung_up.set()
+                        return True
+                return False
+
             def _chat(self, body: dict) -> None:
                 b = fake.behaviour
+                fake.chat_arrived.set()
+                if b.stall is not None and self._stalled(b.stall):
+                    return
                 if b.hang_s:
                     time.sleep(b.hang_s)
                 if b.fail_status is not None and (b.fail_count is None or b.fail_count > 0):
@@ -157,7 +183,7 @@ class FakeOllama:
                 self.end_headers()
                 for i, piece in enumerate(pieces):
                     if b.break_after_pieces is not None and i == b.break_after_pieces:
-                        self._chunk({"error": "simulated failure mid-stream"})
+                        self._break(b.break_with)
                         break
                     if b.piece_delay_s:
                         time.sleep(b.piece_delay_s)
@@ -182,8 +208,16 @@ class FakeOllama:
                 self.wfile.write(b"0\r\n\r\n")
                 self.wfile.flush()
 
+            def _break(self, how: str) -> None:
+                if how == "error":
+                    self._chunk({"error": "simulated failure mid-stream"})
+                elif how == "garbage":
+                    self._line(b"<html>502 Bad Gateway</html>\n")
+
             def _chunk(self, payload: dict) -> None:
-                data = (json.dumps(payload) + "\n").encode()
+                self._line((json.dumps(payload) + "\n").encode())
+
+            def _line(self, data: bytes) -> None:
                 self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
                 self.wfile.flush()
 

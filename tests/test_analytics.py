@@ -170,3 +170,17 @@ def test_hark_stats_command(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "1 turns" in out and "llm_s" in out and "interrupted 1 (100.0%)" in out
     assert main(["stats", "--days", "0"]) == 2
+
+
+def test_a_cancelled_turn_nothing_was_heard_of_is_only_an_interrupted_row(logged, tmp_path):
+    manager, _, path = logged
+    manager.reply("Hello.")
+    turn = manager.begin_turn("Tell me a long story")
+    turn.cancel()
+    assert list(turn.pieces()) == []
+    turn.finish("", interrupted=False)
+    manager.close()
+    _, cancelled = rows(path)
+    assert cancelled["interrupted"] == 1 and cancelled["reply"] == "" and cancelled["error"] is None
+    assert len(ConversationStore(tmp_path / "conversations.db").load().messages) == 2  # only "Hello."
+    assert manager.history[0].content == "Hello."

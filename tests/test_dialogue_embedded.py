@@ -4,14 +4,16 @@ the model writes itself, guardrails, the store and analytics. The model is tiny:
 from __future__ import annotations
 
 import sqlite3
+import threading
 
 import pytest
 
 from dialogue.analytics import Analytics
-from dialogue.backends.base import GenerationOptions, StreamInfo
+from dialogue.backends.base import GenerationOptions, ReplyStream, TextStreaming, open_stream
 from dialogue.guardrails import Guardrails
 from dialogue.manager import DialogueManager
-from dialogue.memory import SUMMARY_HEADER, MemoryConfig
+from dialogue.memory import SUMMARY_HEADER, SUMMARY_INSTRUCTIONS, MemoryConfig
+from dialogue.messages import Message
 from dialogue.persona import load_persona
 from dialogue.store import ConversationStore
 
@@ -24,7 +26,7 @@ QUESTIONS = [
 ]
 
 
-class Recording:
+class Recording(TextStreaming):
     """The embedded backend, recording the messages each request was built with."""
 
     def __init__(self, inner) -> None:
@@ -33,17 +35,13 @@ class Recording:
         self.context_length = inner.context_length
         self.sent: list[list] = []
 
-    def stream(self, messages, options):
-        self.sent.append(list(messages))
-        return self.inner.stream(messages, options)
-
-    def open_stream(self, prepare, options: GenerationOptions, info: StreamInfo):
+    def open_stream(self, prepare, options, info, cancel):
         def recorded(backend):
             messages = prepare(backend)
             self.sent.append(list(messages))
             return messages
 
-        return self.inner.open_stream(recorded, options, info)
+        return self.inner.open_stream(recorded, options, info, cancel)
 
     def describe(self) -> str:
         return self.inner.describe()
@@ -89,3 +87,92 @@ def test_a_real_conversation_with_a_summary_the_model_writes(embedded_backend, t
     stored = ConversationStore(tmp_path / "conversations.db").load()
     assert stored.id == conversation and stored.summary == summary
     assert len(stored.messages) == len(manager.history) and len(stored.messages) < 2 * len(QUESTIONS)
+
+
+class Watched(TextStreaming):
+    """The embedded backend, logging when each request (a turn or a summary) starts, yields and ends.
+
+    The summary's reader stops after its first token until `release` is set, as a slow reader would: the
+    model, which may only run a few tokens ahead of its reader, then cannot finish the summary on its own.
+    """
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.name, self.model, self.sees_images = inner.name, inner.model, inner.sees_images
+        self.context_length = inner.context_length
+        self.events: list[str] = []
+        self.summary_running = threading.Event()
+        self.release = threading.Event()
+
+    def open_stream(self, prepare, options, info, cancel):
+        messages = prepare(self)
+        kind = "summary" if messages[0].content.startswith(SUMMARY_INSTRUCTIONS[:40]) else "turn"
+        inner = open_stream(self.inner, lambda _b: messages, options, info, cancel)
+
+        def items():
+            try:
+                for item in inner:
+                    self.events.append(f"{kind} token")
+                    yield item
+                    if kind == "summary":
+                        self.summary_running.set()
+                        self.release.wait(30)
+            finally:
+                inner.close()
+                self.events.append(f"{kind} {'cancelled' if cancel.is_set() else 'done'}")
+
+        return ReplyStream(items(), info, cancel)
+
+    def describe(self) -> str:
+        return self.inner.describe()
+
+
+def test_a_turn_preempts_the_summary_the_model_is_writing(embedded_backend):
+    backend = Watched(embedded_backend)
+    manager = DialogueManager(
+        backend,
+        options=GenerationOptions(max_tokens=16),
+        persona=load_persona("default"),
+        memory=MemoryConfig(max_messages=2, summary_tokens=100),
+    )
+    for i in range(3):
+        manager.memory.add(Message("user", f"Fact {i}: I like boats."), Message("assistant", "Noted."))
+    manager.memory.fold_in_background(manager.system_prompt, manager.budget(backend))
+    assert backend.summary_running.wait(60)  # the summary is being written, and the model holds its place
+
+    turn = manager.begin_turn("Say hello.")
+    pieces = turn.pieces()
+    first = next(pieces)
+    backend.events.append("turn first piece")
+    backend.release.set()
+    assert first and "".join(pieces) is not None
+    turn.finish()
+    assert manager.memory.wait(60) and manager.memory.summary  # the summary was written after the turn
+    events = backend.events
+    first_piece = events.index("turn first piece")
+    assert events.index("summary token") < first_piece < events.index("summary cancelled")  # no waiting
+    assert "summary done" not in events[:first_piece] and events[-1] == "summary done"  # written later
+    assert manager.close(timeout_s=10)
+
+
+def test_a_cancelled_turn_frees_the_model_at_once(embedded_backend):
+    manager = DialogueManager(embedded_backend, options=GenerationOptions(max_tokens=64))
+    turn = manager.begin_turn("Tell me a long story about the sea.")
+    pieces = turn.pieces()
+    assert next(pieces)
+    turn.cancel()
+    assert list(pieces) == []  # ends at the model's next token, without an apology
+    turn.finish("", interrupted=True)
+    assert manager.history == [] and turn.record.interrupted and turn.record.error is None
+    assert manager.reply("Say hello.")  # the model's lock was released
+
+
+def test_closing_the_backend_stops_a_generation_nobody_reads(embedded_backend):
+    """What the process does at exit: no llama.cpp call may still run when the interpreter goes away."""
+    request = [Message("user", "Count from 1 to 100, separated by commas.")]
+    stream = embedded_backend.stream(request, GenerationOptions(max_tokens=64))
+    assert next(stream)  # the producer now holds the model, a few tokens ahead of this idle reader
+    assert embedded_backend._lock.locked()
+    embedded_backend.close()
+    assert not embedded_backend._lock.locked()
+    assert list(stream) == []  # the reader is told to stop, too

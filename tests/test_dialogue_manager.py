@@ -1,33 +1,22 @@
 """The dialogue manager's bookkeeping, on a scripted backend (real backends: test_backends, test_embedded)."""
 
+import threading
+
+from dialogue_fakes import FakeBackend
+
 from dialogue.backends.base import BackendUnavailable
 from dialogue.manager import APOLOGY, INTERRUPTED_MARK, DialogueManager
 from dialogue.prompts import DEFAULT_SYSTEM_PROMPT
 
 
-class ScriptedBackend:
-    name = "scripted"
-    model = "scripted"
-    sees_images = True
-
-    def __init__(self, reply: str = "Paris is the capital. It is lovely.", fail_after: int | None = None):
-        self.reply = reply
-        self.fail_after = fail_after
-        self.seen: list[list] = []
-
-    def stream(self, messages, options):
-        self.seen.append(list(messages))
-        for i, word in enumerate(self.reply.split(" ")):
-            if self.fail_after is not None and i == self.fail_after:
-                raise BackendUnavailable("gone")
-            yield word + " "
-
-    def describe(self):
-        return "scripted"
+def scripted(fail_after: int | None = None) -> FakeBackend:
+    """The fake backend, seeing images, failing after `fail_after` words when given."""
+    failing = (fail_after, BackendUnavailable("gone")) if fail_after is not None else None
+    return FakeBackend(sees_images=True, fail_mid=failing)
 
 
 def test_system_prompt_first_and_history_grows():
-    backend = ScriptedBackend()
+    backend = scripted()
     manager = DialogueManager(backend)
     manager.reply("Hi")
     manager.reply("And again")
@@ -38,7 +27,7 @@ def test_system_prompt_first_and_history_grows():
 
 
 def test_images_go_with_their_turn_only():
-    backend = ScriptedBackend()
+    backend = scripted()
     manager = DialogueManager(backend)
     manager.reply("What is this?", images=[b"jpegbytes"])
     manager.reply("And now?")
@@ -49,7 +38,7 @@ def test_images_go_with_their_turn_only():
 
 
 def test_interrupted_reply_keeps_only_what_was_heard():
-    backend = ScriptedBackend()
+    backend = scripted()
     manager = DialogueManager(backend)
     turn = manager.begin_turn("Where?")
     pieces = turn.pieces()
@@ -60,7 +49,7 @@ def test_interrupted_reply_keeps_only_what_was_heard():
 
 
 def test_backend_failure_before_any_text_gives_an_apology():
-    manager = DialogueManager(ScriptedBackend(fail_after=0))
+    manager = DialogueManager(scripted(fail_after=0))
     turn = manager.begin_turn("Hello?")
     assert "".join(turn.pieces()) == APOLOGY
     turn.finish()
@@ -68,12 +57,12 @@ def test_backend_failure_before_any_text_gives_an_apology():
 
 
 def test_backend_failure_mid_reply_keeps_what_was_said():
-    manager = DialogueManager(ScriptedBackend(fail_after=3))
+    manager = DialogueManager(scripted(fail_after=3))
     assert manager.reply("Hello?") == "Paris is the"
 
 
 def test_history_is_bounded():
-    backend = ScriptedBackend()
+    backend = scripted()
     manager = DialogueManager(backend, max_history_messages=4)
     for i in range(6):
         manager.reply(f"question {i}")
@@ -81,7 +70,7 @@ def test_history_is_bounded():
 
 
 def test_a_model_that_cannot_see_gets_local_facts_and_is_told_so():
-    backend = ScriptedBackend()
+    backend = scripted()
     backend.sees_images = False
     manager = DialogueManager(backend, image_describer=lambda data: f"{len(data)} bytes, text reads 'EXIT'")
     turn = manager.begin_turn("What does the sign say?", images=[b"12345"])
@@ -95,7 +84,7 @@ def test_a_model_that_cannot_see_gets_local_facts_and_is_told_so():
 
 
 def test_warm_up_reads_the_system_prompt_and_remembers_nothing():
-    backend = ScriptedBackend()
+    backend = scripted()
     manager = DialogueManager(backend)
     manager.warm_up()
     assert backend.seen[0][0].content == DEFAULT_SYSTEM_PROMPT
@@ -103,6 +92,45 @@ def test_warm_up_reads_the_system_prompt_and_remembers_nothing():
 
 
 def test_warm_up_survives_a_backend_that_is_down():
-    manager = DialogueManager(ScriptedBackend(fail_after=0))
+    manager = DialogueManager(scripted(fail_after=0))
     manager.warm_up()
     assert manager.history == []
+
+
+def test_a_turn_cancelled_before_its_first_word_ends_quietly_and_leaves_no_trace():
+    gate = threading.Event()
+    backend = FakeBackend(gate=gate)
+    manager = DialogueManager(backend)
+    turn = manager.begin_turn("Where?")
+    pieces: list[str] = []
+    pump = threading.Thread(target=lambda: pieces.extend(turn.pieces()))
+    pump.start()
+    assert backend.started.wait(5)  # the model call is in flight, held before its first word
+    turn.cancel()  # from another thread, as the voice loop does
+    pump.join(5)
+    assert not pump.is_alive() and pieces == [] and not gate.is_set()
+    assert backend.cancelled == 1
+    turn.finish("", interrupted=True)
+    assert manager.history == [] and turn.record.interrupted and turn.record.error is None
+
+
+def test_a_turn_cancelled_after_some_was_heard_keeps_what_was_heard():
+    manager = DialogueManager(FakeBackend())
+    turn = manager.begin_turn("Where?")
+    pieces = turn.pieces()
+    next(pieces)
+    turn.cancel()
+    assert list(pieces) == []
+    turn.finish("Paris", interrupted=True)
+    assert manager.history[-1].content == "Paris" + INTERRUPTED_MARK
+
+
+def test_a_turn_that_begins_cancels_the_warm_up():
+    gate = threading.Event()
+    backend = FakeBackend(gate=gate)
+    manager = DialogueManager(backend)
+    assert not manager.warm_up(wait_s=0)
+    assert backend.started.wait(5)
+    manager.begin_turn("Hi")
+    assert manager.close(timeout_s=5)  # the warm-up stopped without its gate ever opening
+    assert backend.cancelled == 1 and not gate.is_set()

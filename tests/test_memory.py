@@ -94,11 +94,13 @@ def test_a_new_turn_cancels_the_fold_and_the_turn_does_not_wait():
     memory = Memory(backend)
     exchanges(memory, 12)
     memory.fold_in_background(SYSTEM, Budget(1024, 200))
+    assert backend.started.wait(5)  # the summary request is in flight, held before its first word
     memory.pause()  # what `begin_turn` does
+    assert memory.wait(5)  # the gate never opened: the request stopped because it was cancelled
+    assert memory.summary == "" and len(memory.history) == 24 and backend.cancelled == 1
+    memory.fold_in_background(SYSTEM, Budget(1024, 200))  # after the turn: tried again
     gate.set()
-    assert memory.wait(5)
-    assert memory.summary == "" and len(memory.history) == 24
-    assert backend.closed == 1  # the summary request was cancelled, not read to the end
+    assert memory.wait(5) and memory.summary == NOTES
 
 
 def test_reset_during_a_fold_discards_it():

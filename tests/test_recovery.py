@@ -3,6 +3,8 @@ model named with `ollama pull` — on scripted backends, then over real HTTP to 
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from dialogue_fakes import PERSONA, FakeBackend
 from fake_ollama import FakeModel
@@ -11,9 +13,12 @@ from dialogue.backends.base import (
     BackendError,
     BackendTimeout,
     BackendUnavailable,
+    Cancel,
     GenerationOptions,
     ModelNotFound,
     StreamInfo,
+    TextDelta,
+    open_stream,
 )
 from dialogue.backends.ollama_backend import OllamaBackend
 from dialogue.backends.resilient import ResilientBackend, RetryPolicy
@@ -46,8 +51,8 @@ def resilient(primary, fallback=None, **policy):
 
 def answer(backend: ResilientBackend) -> tuple[str, StreamInfo]:
     info = StreamInfo()
-    stream = backend.open_stream(lambda _b: MESSAGES, GenerationOptions(), info)
-    return "".join(stream), info
+    stream = open_stream(backend, lambda _b: MESSAGES, GenerationOptions(), info)
+    return "".join(stream.text()), info
 
 
 def test_retries_with_exponential_backoff_then_succeeds():
@@ -88,12 +93,12 @@ def test_timeouts_and_missing_models_are_not_retried(error):
 def test_a_failure_mid_reply_is_not_retried_and_keeps_the_text():
     primary = FakeBackend("one two three four", fail_mid=(2, BackendUnavailable("cut")))
     backend, _, _ = resilient(primary, FakeBackend("fallback"))
-    stream = backend.open_stream(lambda _b: MESSAGES, GenerationOptions(), StreamInfo())
+    stream = open_stream(backend, lambda _b: MESSAGES, GenerationOptions(), StreamInfo())
     got = []
     with pytest.raises(BackendUnavailable, match="cut"):
         for piece in stream:
             got.append(piece)
-    assert got == ["one ", "two "] and len(primary.seen) == 1 and not backend.degraded
+    assert got == [TextDelta("one "), TextDelta("two ")] and len(primary.seen) == 1 and not backend.degraded
 
 
 def test_without_a_fallback_the_last_error_is_raised():
@@ -121,10 +126,35 @@ def test_a_fallback_that_cannot_load_is_tried_once():
 def test_closing_the_reply_cancels_the_primary():
     primary = FakeBackend("one two three four")
     backend, _, _ = resilient(primary)
-    stream = backend.open_stream(lambda _b: MESSAGES, GenerationOptions(), StreamInfo())
+    stream = open_stream(backend, lambda _b: MESSAGES, GenerationOptions(), StreamInfo())
     next(stream)
     stream.close()
     assert primary.closed == 1
+
+
+def test_a_cancelled_reply_is_neither_retried_nor_handed_to_the_fallback():
+    primary = FakeBackend(failures=[BackendUnavailable("down")])
+    fallback = FakeBackend("fallback")
+    backend, sleeps, _ = resilient(primary, fallback)
+    cancel = Cancel()
+    stream = open_stream(backend, lambda _b: MESSAGES, GenerationOptions(), StreamInfo(), cancel)
+    cancel.set()
+    assert list(stream) == [] and primary.seen == [] and fallback.seen == [] and sleeps == []
+
+
+def test_a_cancel_ends_the_wait_before_a_retry():
+    primary = FakeBackend(failures=[BackendUnavailable("down")])
+    backend = ResilientBackend(primary, policy=RetryPolicy(backoff_s=60, max_backoff_s=60))
+    cancel = Cancel()
+    stream = open_stream(backend, lambda _b: MESSAGES, GenerationOptions(), StreamInfo(), cancel)
+    got: list = []
+    reader = threading.Thread(target=lambda: got.extend(stream))
+    reader.start()
+    while not primary.seen and reader.is_alive():
+        reader.join(0.01)
+    cancel.set()
+    reader.join(10)
+    assert not reader.is_alive() and got == [] and len(primary.seen) == 1  # no retry after the cancel
 
 
 def test_the_fallback_gets_messages_made_for_it():
@@ -239,3 +269,26 @@ def test_the_embedded_model_takes_over_a_real_conversation(fake_ollama, embedded
     record = manager.last_record
     assert record.backend == "embedded" and record.fallback and record.reply_tokens > 0
     assert len(fake_ollama.chats()) == 3  # one outage costs the retries once
+
+
+def test_a_turn_cancelled_while_the_server_has_not_answered_stops_at_once(fake_ollama):
+    """Nothing came back (not even headers): cancelling the turn from another thread ends its pieces without
+    an apology, closes the connection (the server sees it), and neither retries nor falls back."""
+    fake_ollama.behaviour.stall = threading.Event()
+    fallback = FakeBackend("never used")
+    manager = ollama_manager(fake_ollama, fallback, timeout_s=30)
+    turn = manager.begin_turn("hello")
+    spoken: list[str] = []
+    pump = threading.Thread(target=lambda: spoken.extend(turn.pieces()))
+    pump.start()
+    try:
+        assert fake_ollama.chat_arrived.wait(5)
+        turn.cancel()
+        pump.join(10)
+        assert not pump.is_alive() and spoken == []
+        assert fake_ollama.client_hung_up.wait(5)
+    finally:
+        fake_ollama.behaviour.stall.set()
+    turn.finish("", interrupted=True)
+    assert len(fake_ollama.chats()) == 1 and fallback.seen == [] and manager.history == []
+    assert manager.last_record.interrupted and manager.last_record.error is None

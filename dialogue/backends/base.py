@@ -1,10 +1,17 @@
-"""The interface every chat backend implements, the errors they raise, and the streaming plumbing."""
+"""The interface every chat backend implements, the errors they raise, and the streaming plumbing.
+
+A backend streams `StreamItem`s (text, and later tool calls) through a `ReplyStream`, which any thread may
+`cancel()` without waiting: the backend then stops at its next chance (the HTTP response is shut, the
+embedded model stops between tokens) and the stream ends quietly, so recovery and apologies stay out of it.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from dialogue.messages import Message
 
@@ -30,6 +37,25 @@ class ModelNotFound(BackendError):
 
 
 @dataclass(frozen=True)
+class TextDelta:
+    """The next piece of the reply's text."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCallItem:
+    """The model asks for a tool to be called (issue 14)."""
+
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    id: str | None = None
+
+
+StreamItem = TextDelta | ToolCallItem
+
+
+@dataclass(frozen=True)
 class GenerationOptions:
     max_tokens: int = 120
     """About five spoken sentences: a voice reply longer than that loses the listener."""
@@ -37,28 +63,50 @@ class GenerationOptions:
     """Low: on the embedded SmolLM2-135M, 0.6 wandered off the question in 3 of 5 test questions, 0.2 in 1."""
 
 
-class ChatBackend(Protocol):
-    """A model that streams replies.
+class Cancel:
+    """A thread-safe, one-way stop signal for one reply, with hooks that run when it is given.
 
-    Optional extras the dialogue manager uses when present: `context_length` (int, tokens the model's
-    context holds) and `open_stream(prepare, options, info)` (see `open_stream` below).
+    A hook unblocks whatever the generation is waiting on (shuts a socket, wakes a queue); hooks must not
+    block. `set()` runs them on the caller's thread, once; a hook added after `set()` runs at once.
     """
 
-    name: str
-    """`ollama` or `embedded`."""
-    model: str
-    sees_images: bool
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._hooks: list[Callable[[], None]] = []
+        self._event = threading.Event()
 
-    def stream(self, messages: Sequence[Message], options: GenerationOptions) -> Iterator[str]:
-        """Yield the reply text piece by piece. Closing the iterator cancels the generation."""
-        ...
+    def is_set(self) -> bool:
+        return self._event.is_set()
 
-    def describe(self) -> str:
-        """One line for the user: which model answers, and where it runs."""
-        ...
+    def wait(self, timeout: float) -> bool:
+        """Sleep up to `timeout` seconds, or until the stop signal; True when it was given."""
+        return self._event.wait(timeout)
+
+    def set(self) -> None:
+        with self._lock:
+            if self._event.is_set():
+                return
+            self._event.set()
+            hooks = list(self._hooks)
+        for hook in hooks:
+            hook()
+
+    @contextmanager
+    def hook(self, action: Callable[[], None]) -> Iterator[None]:
+        """Run `action` when the stop signal is given while this block runs."""
+        with self._lock:
+            self._hooks.append(action)
+            now = self._event.is_set()
+        if now:
+            action()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._hooks.remove(action)
 
 
-Prepare = Callable[[ChatBackend], Sequence[Message]]
+Prepare = Callable[["ChatBackend"], Sequence[Message]]
 """Builds the messages for the backend that is about to answer: what a model is sent depends on it (whether
 it sees images, how much context it holds), and a fallback is only known once the first choice failed."""
 
@@ -78,49 +126,112 @@ class StreamInfo:
 
 
 class ReplyStream:
-    """An iterator of reply pieces plus the `StreamInfo` it fills. `close()` cancels the generation."""
+    """An iterator of `StreamItem`s plus the `StreamInfo` it fills.
 
-    def __init__(self, pieces: Iterator[str], info: StreamInfo) -> None:
-        self._pieces = pieces
+    `cancel()` may be called from any thread and returns at once; the iterator then ends at the backend's
+    next chance. `close()` belongs to the consuming thread: it abandons the generation and releases what it
+    holds, without marking the reply cancelled (the `Cancel` may be shared with the caller's turn).
+    """
+
+    def __init__(self, items: Iterator[StreamItem], info: StreamInfo, cancel: Cancel) -> None:
+        self._items = items
         self.info = info
+        self._cancel = cancel
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
 
     def __iter__(self) -> ReplyStream:
         return self
 
-    def __next__(self) -> str:
-        return next(self._pieces)
+    def __next__(self) -> StreamItem:
+        return next(self._items)
+
+    def text(self) -> Iterator[str]:
+        """Only the text of the reply."""
+        return (item.text for item in self if isinstance(item, TextDelta))
+
+    def cancel(self) -> None:
+        self._cancel.set()
 
     def close(self) -> None:
-        close = getattr(self._pieces, "close", None)
+        close = getattr(self._items, "close", None)
         if close is not None:
             close()
 
 
+class ChatBackend(Protocol):
+    """A model that streams replies. Optional: `context_length` (int, tokens the model's context holds)."""
+
+    name: str
+    """The engine's registered name (`ollama`, `embedded`, ...)."""
+    model: str
+    sees_images: bool
+
+    def open_stream(
+        self, prepare: Prepare, options: GenerationOptions, info: StreamInfo, cancel: Cancel
+    ) -> ReplyStream:
+        """Start a reply to `prepare(self)`; give up quietly once `cancel` is set."""
+        ...
+
+    def stream(self, messages: Sequence[Message], options: GenerationOptions) -> Iterator[str]:
+        """The reply's text to `messages`, for callers that need nothing else. Closing it cancels."""
+        ...
+
+    def describe(self) -> str:
+        """One line for the user: which model answers, and where it runs."""
+        ...
+
+    def close(self) -> None:
+        """Stop the generations in flight, waiting a bounded time; called once the backend is done with."""
+        ...
+
+
 def open_stream(
-    backend: ChatBackend, prepare: Prepare, options: GenerationOptions, info: StreamInfo | None = None
+    backend: ChatBackend,
+    prepare: Prepare,
+    options: GenerationOptions,
+    info: StreamInfo | None = None,
+    cancel: Cancel | None = None,
 ) -> ReplyStream:
-    """Start a reply on any backend; those with their own `open_stream` also report tokens and fallbacks."""
+    """Start a reply on `backend`, recording which backend and model answer in `info`."""
     info = info if info is not None else StreamInfo()
     info.backend, info.model = backend.name, backend.model
-    native = getattr(backend, "open_stream", None)
-    if native is not None:
-        return native(prepare, options, info)
-    return ReplyStream(iter(backend.stream(prepare(backend), options)), info)
+    return backend.open_stream(prepare, options, info, cancel if cancel is not None else Cancel())
 
 
-class StreamingBackend:
-    """`stream` and `open_stream` for a backend that implements `_generate(messages, options, info)`."""
+class TextStreaming:
+    """`stream()` and a `close()` with nothing to stop, for a backend that has `open_stream`."""
 
     name: str
     model: str
 
-    def _generate(
-        self, messages: Sequence[Message], options: GenerationOptions, info: StreamInfo
-    ) -> Iterator[str]:
+    def open_stream(
+        self, prepare: Prepare, options: GenerationOptions, info: StreamInfo, cancel: Cancel
+    ) -> ReplyStream:
         raise NotImplementedError
 
     def stream(self, messages: Sequence[Message], options: GenerationOptions) -> Iterator[str]:
-        return self._generate(messages, options, StreamInfo(self.name, self.model))
+        reply = open_stream(self, lambda _backend: messages, options)  # type: ignore[arg-type]
+        try:
+            yield from reply.text()
+        finally:
+            reply.close()
 
-    def open_stream(self, prepare: Prepare, options: GenerationOptions, info: StreamInfo) -> ReplyStream:
-        return ReplyStream(self._generate(prepare(self), options, info), info)
+    def close(self) -> None:
+        pass
+
+
+class StreamingBackend(TextStreaming):
+    """`open_stream` and `stream` for an engine that implements `_generate`."""
+
+    def _generate(
+        self, messages: Sequence[Message], options: GenerationOptions, info: StreamInfo, cancel: Cancel
+    ) -> Iterator[StreamItem]:
+        raise NotImplementedError
+
+    def open_stream(
+        self, prepare: Prepare, options: GenerationOptions, info: StreamInfo, cancel: Cancel
+    ) -> ReplyStream:
+        return ReplyStream(self._generate(prepare(self), options, info, cancel), info, cancel)

@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from dialogue.backends.base import BackendError, GenerationOptions, StreamInfo, StreamingBackend
-from dialogue.messages import Message
+from dialogue.backends.base import (
+    BackendError,
+    BackendTimeout,
+    Cancel,
+    GenerationOptions,
+    StreamInfo,
+    StreamingBackend,
+    StreamItem,
+    TextDelta,
+)
+from dialogue.backends.select import BUNDLED, LlmConfig
+from dialogue.messages import MESSAGE_OVERHEAD_TOKENS, Message
 
-BUNDLED = "bundled"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-MESSAGE_OVERHEAD_TOKENS = 5
-"""Tokens the chat template adds around each message (ChatML: `<|im_start|>role\n ... <|im_end|>\n`)."""
+WAIT_S = 60.0
+"""Longest wait for the model (its lock, or the next token): generous, since a long prompt is read first."""
+JOIN_S = 5.0
+"""Longest wait for a generation to stop after it was told to: one token, or the prompt it is reading."""
+AHEAD_TOKENS = 16
+"""Tokens the model may run ahead of the reader: a reader that pauses (or is held) pauses the model too, so a
+generation nobody reads never runs to the end with the model's lock held."""
+POLL_S = 0.05
+_DONE = object()
 
 
 def bundled_model_path() -> Path:
@@ -53,6 +71,10 @@ class EmbeddedBackend(StreamingBackend):
         threads = n_threads or max(1, min(4, os.cpu_count() or 1))
         self._llm = Llama(model_path=str(self.path), n_ctx=n_ctx, n_threads=threads, verbose=False)
         self._lock = threading.Lock()
+        """Held by the one generation running on the model."""
+        self._lock_workers = threading.Lock()
+        self._workers: set[Callable[[], None]] = set()
+        """What stops each generation in flight (its producer and its reader)."""
 
     def _tokens(self, message: Message) -> int:
         return len(self._llm.tokenize(message.content.encode(), add_bos=False)) + MESSAGE_OVERHEAD_TOKENS
@@ -76,29 +98,118 @@ class EmbeddedBackend(StreamingBackend):
         return kept, sum(counts)
 
     def _generate(
-        self, messages: Sequence[Message], options: GenerationOptions, info: StreamInfo
-    ) -> Iterator[str]:
-        with self._lock:
-            kept, info.prompt_tokens = self._fit(messages, options.max_tokens)
-            payload = [{"role": m.role, "content": m.content} for m in kept]
-            chunks = self._llm.create_chat_completion(
-                messages=payload,
-                stream=True,
-                max_tokens=options.max_tokens,
-                temperature=options.temperature,
-                repeat_penalty=1.2,
-            )
-            info.reply_tokens = 0
+        self, messages: Sequence[Message], options: GenerationOptions, info: StreamInfo, cancel: Cancel
+    ) -> Iterator[StreamItem]:
+        """Tokens come from a producer thread that holds the model's lock, so the lock is never held across
+        a `yield`: a consumer that stops reading (cancels, or drops the stream) stops the producer at the
+        next token, and the lock is released without the consumer's help."""
+        out: queue.Queue = queue.Queue(AHEAD_TOKENS)
+        abort = threading.Event()
+        producer = threading.Thread(
+            target=self._produce, args=(messages, options, info, abort, out), name="hark-llm", daemon=True
+        )
+
+        def stop() -> None:
+            abort.set()
+            with contextlib.suppress(queue.Full):  # a reader waits only on an empty queue
+                out.put_nowait(_DONE)
+
+        with self._lock_workers:
+            self._workers.add(stop)
+        producer.start()
+        try:
+            with cancel.hook(stop):
+                while True:
+                    try:
+                        item = out.get(timeout=WAIT_S)
+                    except queue.Empty:
+                        raise BackendTimeout(f"the embedded model gave nothing for {WAIT_S:g}s") from None
+                    if item is _DONE or abort.is_set():
+                        return
+                    if isinstance(item, BackendError):
+                        raise item
+                    yield TextDelta(item)
+        finally:
+            abort.set()
+            producer.join(JOIN_S)  # no native call left running once the stream is closed
+            with self._lock_workers:
+                self._workers.discard(stop)
+
+    def _produce(
+        self,
+        messages: Sequence[Message],
+        options: GenerationOptions,
+        info: StreamInfo,
+        abort: threading.Event,
+        out: queue.Queue,
+    ) -> None:
+        try:
+            if not self._acquire(abort):
+                return
             try:
-                for chunk in chunks:
-                    text = chunk["choices"][0]["delta"].get("content")
-                    if text:
-                        info.reply_tokens += 1  # llama.cpp streams one token per chunk
-                        yield text
-            except ValueError as exc:  # raised by the first step, e.g. the prompt does not fit the context
-                raise BackendError(f"embedded model failed: {exc}") from exc
+                kept, info.prompt_tokens = self._fit(messages, options.max_tokens)
+                payload = [{"role": m.role, "content": m.content} for m in kept]
+                chunks = self._llm.create_chat_completion(
+                    messages=payload,
+                    stream=True,
+                    max_tokens=options.max_tokens,
+                    temperature=options.temperature,
+                    repeat_penalty=1.2,
+                )
+                info.reply_tokens = 0
+                try:
+                    for chunk in chunks:
+                        if abort.is_set():
+                            break
+                        text = chunk["choices"][0]["delta"].get("content")
+                        if text:
+                            info.reply_tokens += 1  # llama.cpp streams one token per chunk
+                            _put(out, text, abort)
+                finally:
+                    chunks.close()
             finally:
-                chunks.close()
+                self._lock.release()
+        except ValueError as exc:  # raised by the first step, e.g. the prompt does not fit the context
+            _put(out, BackendError(f"embedded model failed: {exc}"), abort)
+        except BackendError as exc:
+            _put(out, exc, abort)
+        finally:
+            _put(out, _DONE, abort)
+
+    def _acquire(self, abort: threading.Event) -> bool:
+        """Take the model's lock unless told to stop first; a timeout is an error."""
+        waited = 0.0
+        while not self._lock.acquire(timeout=POLL_S):
+            waited += POLL_S
+            if abort.is_set():
+                return False
+            if waited >= WAIT_S:
+                raise BackendTimeout(f"the embedded model was busy for {WAIT_S:g}s")
+        return True
+
+    def close(self) -> None:
+        """Stop every generation in flight and wait (bounded) for the model to be free: llama.cpp must
+        not be running when the interpreter exits."""
+        with self._lock_workers:
+            stops = list(self._workers)
+        for stop in stops:
+            stop()
+        if self._lock.acquire(timeout=JOIN_S):
+            self._lock.release()
 
     def describe(self) -> str:
         return f"embedded model {self.model} (llama.cpp, on this machine)"
+
+
+def _put(out: queue.Queue, item: object, abort: threading.Event) -> None:
+    """Hand `item` to the reader, waiting while it is `AHEAD_TOKENS` behind; dropped once told to stop."""
+    while not abort.is_set():
+        try:
+            out.put(item, timeout=POLL_S)
+            return
+        except queue.Full:
+            continue
+
+
+def build(config: LlmConfig) -> EmbeddedBackend:
+    return EmbeddedBackend(config.embedded_model)

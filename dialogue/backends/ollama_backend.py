@@ -13,15 +13,19 @@ from dialogue.backends.base import (
     BackendError,
     BackendTimeout,
     BackendUnavailable,
+    Cancel,
     GenerationOptions,
     ModelNotFound,
     StreamInfo,
     StreamingBackend,
+    StreamItem,
+    TextDelta,
 )
+from dialogue.backends.http_cancel import CancellableTransport, new_pool
+from dialogue.backends.select import DEFAULT_MODEL, LlmConfig
 from dialogue.messages import Message
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
-DEFAULT_MODEL = "gemma3:4b"
 DEFAULT_MAX_CONTEXT = 8192
 """Cap on the context Hark asks for: models advertise up to 128k tokens, whose KV cache a small machine
 cannot hold. Hark always sends the same `num_ctx`, so Ollama never reloads the model between requests."""
@@ -66,6 +70,7 @@ class OllamaBackend(StreamingBackend):
         self.timeout_s = timeout_s
         self.max_context = max_context
         self._client = ollama.Client(host=self.host, timeout=timeout_s)
+        self._pool = new_pool()
         self.sees_images = False
         self.context_length: int | None = None
         """Tokens of context Hark asks for (`num_ctx`); None until `check()` has asked the server."""
@@ -117,8 +122,8 @@ class OllamaBackend(StreamingBackend):
         )
 
     def _generate(
-        self, messages: Sequence[Message], options: GenerationOptions, info: StreamInfo
-    ) -> Iterator[str]:
+        self, messages: Sequence[Message], options: GenerationOptions, info: StreamInfo, cancel: Cancel
+    ) -> Iterator[StreamItem]:
         payload = []
         for m in messages:
             item: dict = {"role": m.role, "content": m.content}
@@ -128,22 +133,53 @@ class OllamaBackend(StreamingBackend):
         sampling: dict[str, Any] = {"num_predict": options.max_tokens, "temperature": options.temperature}
         if self.context_length:
             sampling["num_ctx"] = self.context_length
+        transport = CancellableTransport(self._pool, cancel)
+        client = self._ollama.Client(host=self.host, timeout=self.timeout_s, transport=transport)
+        done = False
         try:
-            response = self._client.chat(model=self.model, messages=payload, stream=True, options=sampling)
-            for part in response:
-                text = part.message.content if part.message else ""
-                if text:
-                    yield text
-                if part.done:
-                    info.prompt_tokens, info.reply_tokens = part.prompt_eval_count, part.eval_count
-        except self._ollama.ResponseError as exc:
+            with cancel.hook(transport.shut):
+                response = client.chat(model=self.model, messages=payload, stream=True, options=sampling)
+                for part in response:
+                    if cancel.is_set():
+                        return
+                    text = part.message.content if part.message else ""
+                    if text:
+                        yield TextDelta(text)
+                    if part.done:
+                        done = True
+                        info.prompt_tokens, info.reply_tokens = part.prompt_eval_count, part.eval_count
+        except (self._ollama.ResponseError, httpx.HTTPError, ConnectionError, ValueError) as exc:
+            if cancel.is_set():
+                return  # the failure is the shut connection
+            raise self._failure(exc) from exc
+        finally:
+            client.close()
+        if not done and not cancel.is_set():
+            raise BackendError(f"Ollama at {self.host} ended the reply before it was complete")
+
+    def _failure(self, exc: Exception) -> BackendError:
+        """The `BackendError` for what the client raised while streaming."""
+        if isinstance(exc, self._ollama.ResponseError):
             if exc.status_code == 404:
-                raise self._not_found() from exc
-            raise BackendError(f"Ollama failed: {exc.error}") from exc
-        except httpx.TimeoutException as exc:
-            raise BackendTimeout(f"Ollama at {self.host} did not answer within {self.timeout_s:g}s") from exc
-        except (ConnectionError, httpx.HTTPError) as exc:
-            raise BackendUnavailable(f"Ollama at {self.host} failed ({type(exc).__name__}: {exc})") from exc
+                return self._not_found()
+            return BackendError(f"Ollama failed: {exc.error}")
+        if isinstance(exc, httpx.TimeoutException):
+            return BackendTimeout(f"Ollama at {self.host} did not answer within {self.timeout_s:g}s")
+        if isinstance(exc, ValueError):  # a line that is not JSON, or not a chat response
+            return BackendError(f"Ollama at {self.host} sent a malformed reply ({type(exc).__name__})")
+        return BackendUnavailable(f"Ollama at {self.host} failed ({type(exc).__name__}: {exc})")
+
+    def close(self) -> None:
+        """Close the connections; a request in flight ends with its cancel, not here."""
+        self._client.close()
+        self._pool.close()
 
     def describe(self) -> str:
         return f"Ollama model {self.model} at {self.host}"
+
+
+def build(config: LlmConfig) -> OllamaBackend:
+    """The Ollama engine, once the server answers and has the model."""
+    backend = OllamaBackend(config.model, config.host, config.timeout_s)
+    backend.check()
+    return backend

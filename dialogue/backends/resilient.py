@@ -5,6 +5,7 @@ Rules, in order:
   caller keeps what was said) and is not retried.
 - A missing model (`ModelNotFound`) and a timeout (`BackendTimeout`, which already cost the whole timeout)
   are not retried; other failures before the first piece are retried with exponential backoff.
+- A cancelled reply ends quietly: nothing is retried and no fallback is asked.
 - Then the fallback answers (built on first need, e.g. the embedded model), and the primary is left alone
   for `cooldown_s`; after that one probe decides whether it is back. So an outage costs the retries once,
   not on every turn. Without a fallback, every turn of an outage makes that one probe.
@@ -14,22 +15,24 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 
 from dialogue.backends.base import (
     BackendError,
     BackendTimeout,
+    Cancel,
     ChatBackend,
     GenerationOptions,
     ModelNotFound,
     Prepare,
     ReplyStream,
     StreamInfo,
+    StreamItem,
+    TextStreaming,
     open_stream,
 )
-from dialogue.messages import Message
 
 
 @dataclass(frozen=True)
@@ -51,15 +54,18 @@ class RetryPolicy:
         return min(self.max_backoff_s, self.backoff_s * 2 ** (retry - 1))
 
 
-class ResilientBackend:
-    """Wraps `primary`; `fallback` builds the backend that answers when the primary cannot (or None)."""
+class ResilientBackend(TextStreaming):
+    """Wraps `primary`; `fallback` builds the backend that answers when the primary cannot (or None).
+
+    `sleep` replaces the wait between retries (for tests); by default a cancel ends that wait.
+    """
 
     def __init__(
         self,
         primary: ChatBackend,
         fallback: Callable[[], ChatBackend] | None = None,
         policy: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.primary = primary
@@ -98,13 +104,14 @@ class ResilientBackend:
     def describe(self) -> str:
         return self.primary.describe()
 
-    def stream(self, messages: Sequence[Message], options: GenerationOptions) -> Iterator[str]:
-        return self.open_stream(lambda _backend: messages, options, StreamInfo(self.name, self.model))
+    def open_stream(
+        self, prepare: Prepare, options: GenerationOptions, info: StreamInfo, cancel: Cancel
+    ) -> ReplyStream:
+        return ReplyStream(self._items(prepare, options, info, cancel), info, cancel)
 
-    def open_stream(self, prepare: Prepare, options: GenerationOptions, info: StreamInfo) -> ReplyStream:
-        return ReplyStream(self._pieces(prepare, options, info), info)
-
-    def _pieces(self, prepare: Prepare, options: GenerationOptions, info: StreamInfo) -> Iterator[str]:
+    def _items(
+        self, prepare: Prepare, options: GenerationOptions, info: StreamInfo, cancel: Cancel
+    ) -> Iterator[StreamItem]:
         with self._lock:
             down_until, error = self._down_until, self._last_error
             can_fall_back = self._make_fallback is not None and self._fallback_error is None
@@ -113,14 +120,20 @@ class ResilientBackend:
             error = None
             for attempt in range(attempts):
                 if attempt:
-                    self._sleep(self.policy.delay(attempt))
+                    delay = self.policy.delay(attempt)
+                    if self._sleep is not None:
+                        self._sleep(delay)
+                    elif cancel.wait(delay):
+                        return
+                if cancel.is_set():
+                    return
                 info.attempts += 1
                 produced = False
                 try:
-                    with closing(open_stream(self.primary, prepare, options, info)) as stream:
-                        for piece in stream:
+                    with closing(open_stream(self.primary, prepare, options, info, cancel)) as stream:
+                        for item in stream:
                             produced = True
-                            yield piece
+                            yield item
                 except BackendError as exc:
                     if produced:
                         raise
@@ -128,16 +141,25 @@ class ResilientBackend:
                     if isinstance(exc, (ModelNotFound, BackendTimeout)):
                         break
                 else:
-                    with self._lock:
-                        self._down_until = self._last_error = None
+                    if not cancel.is_set():
+                        with self._lock:
+                            self._down_until = self._last_error = None
                     return
             with self._lock:
                 self._down_until, self._last_error = self._clock() + self.policy.cooldown_s, error
         assert error is not None
+        if cancel.is_set():
+            return
         fallback = self._get_fallback(error)
-        with closing(open_stream(fallback, prepare, options, info)) as stream:
+        with closing(open_stream(fallback, prepare, options, info, cancel)) as stream:
             info.fallback_reason = error
             yield from stream
+
+    def close(self) -> None:
+        """Stop the generations in flight on the primary and the fallback."""
+        for backend in (self.primary, self._fallback):
+            if backend is not None:
+                backend.close()
 
     def _get_fallback(self, error: BackendError) -> ChatBackend:
         """The fallback, built once; raises `error` when there is none or it cannot be built."""

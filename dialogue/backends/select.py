@@ -1,15 +1,17 @@
-"""Choosing the backend: Ollama when it answers and has the model, otherwise the embedded model."""
+"""Choosing the backend: the engine asked for, or with `auto` the first of `AUTO_ORDER` that answers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from dialogue.backends.base import BackendError, ChatBackend
-from dialogue.backends.embedded import BUNDLED, EmbeddedBackend
-from dialogue.backends.ollama_backend import DEFAULT_MODEL, OllamaBackend
+from dialogue.backends.registry import AUTO_ORDER, ENGINES, Build, builder
 
-LLM_CHOICES = ("auto", "ollama", "embedded")
+BUNDLED = "bundled"
+DEFAULT_MODEL = "gemma3:4b"
+LLM_CHOICES = ("auto", *ENGINES)
+"""For command-line choices: the built-in engines."""
 
 
 @dataclass(frozen=True)
@@ -24,28 +26,28 @@ class LlmConfig:
     timeout_s: float = 60.0
 
     def __post_init__(self) -> None:
-        if self.backend not in LLM_CHOICES:
-            raise ValueError(f"unknown LLM backend {self.backend!r}: choose one of {', '.join(LLM_CHOICES)}")
+        if self.backend != "auto" and self.backend not in ENGINES:
+            choices = ", ".join(("auto", *ENGINES))
+            raise ValueError(f"unknown LLM backend {self.backend!r}: choose one of {choices}")
 
 
 def select_backend(
-    config: LlmConfig,
-    make_embedded: Callable[[str], ChatBackend] = EmbeddedBackend,
+    config: LlmConfig, engines: Mapping[str, str | Build] = ENGINES
 ) -> tuple[ChatBackend, str]:
     """Return the backend to use and one line telling the user which one and why.
 
-    With `ollama` a server problem is raised (`BackendError`); with `auto` it is the reason for falling
-    back to the embedded model.
+    A named engine's problem is raised (`BackendError`); with `auto` it is the reason for trying the next.
     """
-    if config.backend == "embedded":
-        backend = make_embedded(config.embedded_model)
+    if config.backend != "auto":
+        backend = builder(config.backend, engines)(config)
         return backend, f"using the {backend.describe()}"
-    ollama = OllamaBackend(config.model, config.host, config.timeout_s)
-    try:
-        ollama.check()
-    except BackendError as exc:
-        if config.backend == "ollama":
-            raise
-        backend = make_embedded(config.embedded_model)
-        return backend, f"{exc}; using the {backend.describe()} instead"
-    return ollama, f"using {ollama.describe()}"
+    reasons: list[str] = []
+    for name in AUTO_ORDER[:-1]:
+        try:
+            backend = builder(name, engines)(config)
+        except BackendError as exc:
+            reasons.append(str(exc))
+        else:
+            return backend, f"using the {backend.describe()}"
+    backend = builder(AUTO_ORDER[-1], engines)(config)
+    return backend, f"{'; '.join(reasons)}; using the {backend.describe()} instead"
