@@ -183,6 +183,15 @@ def build_manager(
     return manager
 
 
+def close_manager(manager: DialogueManager) -> None:
+    """End a command's conversation: background model calls stopped and joined, the stores closed, then the
+    models it was built with (so no native model call is still running when the interpreter exits)."""
+    manager.close()
+    for backend in (manager.backend, manager.vision_backend):
+        if backend is not None:
+            backend.close()
+
+
 # ---- the voice loop ----------------------------------------------------------------------------------
 
 

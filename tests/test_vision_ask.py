@@ -20,6 +20,7 @@ from skimage import data
 from test_vision_camera import write_video
 from test_vision_describe import SIGN, rendered
 
+from dialogue.backends.base import ReplyStream, TextStreaming
 from dialogue.backends.ollama_backend import OllamaBackend
 from dialogue.manager import DialogueManager
 from hark import assembly
@@ -167,7 +168,7 @@ def test_spoken_question_in_spoken_answer_out(fake_ollama, capsys, pictures, spe
     assert word_error_rate(reply, said_back) <= 0.35, (reply, said_back)
 
 
-class RecordingBackend:
+class RecordingBackend(TextStreaming):
     """Stands in for the real backend: forwards each request to it and keeps the messages sent.
 
     Replies are cut after `max_pieces`: on two busy cores SmolLM2 can take half a minute for a full reply,
@@ -180,13 +181,24 @@ class RecordingBackend:
         self.max_pieces = max_pieces
         self.sent: list[list] = []
 
-    def stream(self, messages, options):
-        self.sent.append(list(messages))
-        pieces = self._backend.stream(messages, options)
-        try:
-            yield from islice(pieces, self.max_pieces)
-        finally:
-            pieces.close()  # cancels the generation (and frees the model for the next caller)
+    def open_stream(self, prepare, options, info, cancel):
+        def recorded(backend):
+            messages = prepare(backend)
+            self.sent.append(list(messages))
+            return messages
+
+        inner = self._backend.open_stream(recorded, options, info, cancel)
+
+        def limited():
+            try:
+                yield from islice(inner, self.max_pieces)
+            finally:
+                inner.close()  # cancels the generation (and frees the model for the next caller)
+
+        return ReplyStream(limited(), info, cancel)
+
+    def close(self) -> None:
+        self._backend.close()
 
     def describe(self) -> str:
         return self._backend.describe()

@@ -171,6 +171,7 @@ def run(config: HarkConfig, reporter: Reporter, turns: int = len(QUESTIONS)) -> 
         baseline_s = run_baseline(stack, recording, config)
         barge = barge_in_stop(stack, config, Path(tmp))
     idle = idle_cpu_share(stack, config)
+    stack.backend.close()
     metrics = [e for e in events if e["event"] == "metrics"]
 
     def median_of(key: str) -> float | None:

@@ -11,7 +11,7 @@ import argparse
 import time
 from collections.abc import Callable, Iterable, Iterator
 
-from dialogue.manager import DialogueTurn
+from dialogue.manager import DialogueManager, DialogueTurn
 from hark import assembly
 from hark.commands.common import (
     CONVERSATION,
@@ -210,6 +210,38 @@ def _answer(
     if not images and refers_to_camera(question):
         reporter.info("hint: to ask about something you are showing, add --camera or --image")
     manager = assembly.build_manager(config, reporter, resume=args.resume)
+    try:
+        turn, answer = _ask(manager, config, reporter, question, images, metrics, sink)
+    finally:
+        assembly.close_manager(manager)
+    if reporter.json_mode:
+        reporter.event({"event": "reply", "text": turn.record.reply, "images_seen": turn.record.images_seen})
+    metrics.update(
+        llm_first_token_s=answer.speech.seconds("llm_start", "llm_first_token"),
+        answer_s=answer.speech.seconds("llm_start", "llm_end"),
+        images_seen=turn.record.images_seen,
+    )
+    if answer.speech.speaker is not None:
+        metrics["tts_first_audio_s"] = answer.speech.seconds("tts_start", "tts_first_audio")
+    _emit(reporter, metrics)
+    if turn.record.error:
+        _emit(reporter, {"event": "error", "kind": "llm", "message": turn.record.error})
+        return 1
+    if args.output:
+        reporter.info(f"answer written to {args.output}")
+    return 0
+
+
+def _ask(
+    manager: DialogueManager,
+    config: HarkConfig,
+    reporter: Reporter,
+    question: str,
+    images: list[PreparedImage],
+    metrics: dict,
+    sink: AudioSink | None,
+) -> tuple[DialogueTurn, _Answer]:
+    """The answer, shown as it comes and spoken if asked."""
     speaker = assembly.build_speaker(config, reporter, manager.persona) if sink else None
     if images and not manager.backend.sees_images:
         manager.image_describer, ocr_s = _describe_ahead(images, reporter)
@@ -218,20 +250,4 @@ def _answer(
     answer = _Answer(not reporter.json_mode, speaker)
     answer.consume(turn, sink)
     turn.finish()
-    if reporter.json_mode:
-        reporter.event({"event": "reply", "text": turn.record.reply, "images_seen": turn.record.images_seen})
-    metrics.update(
-        llm_first_token_s=answer.speech.seconds("llm_start", "llm_first_token"),
-        answer_s=answer.speech.seconds("llm_start", "llm_end"),
-        images_seen=turn.record.images_seen,
-    )
-    if speaker is not None:
-        metrics["tts_first_audio_s"] = answer.speech.seconds("tts_start", "tts_first_audio")
-    _emit(reporter, metrics)
-    if turn.record.error:
-        _emit(reporter, {"event": "error", "kind": "llm", "message": turn.record.error})
-        return 1
-    manager.close()
-    if args.output:
-        reporter.info(f"answer written to {args.output}")
-    return 0
+    return turn, answer

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
         reporter.info(HELP)
         Repl(manager, reporter, images).run()
     finally:
-        manager.close()
+        assembly.close_manager(manager)
     if manager.conversation_id is not None:
         reporter.info(f"saved as conversation {manager.conversation_id}: continue it with --resume")
     return 0

@@ -93,7 +93,7 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     try:
         result = evaluate(args, config, reporter, suite, cases, inputs, manager)
     finally:
-        manager.close()
+        assembly.close_manager(manager)
     if args.report:
         reporter.info(f"report written to {write_report(result, args.report)}")
     if args.json:

@@ -116,7 +116,7 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     finally:
         player.close()
         sink.close()
-        manager.close()
+        assembly.close_manager(manager)
     if args.input and summary.utterances == 0:
         raise UserError(f"no speech found in {args.input}: is it a silent or empty recording?")
     if args.output:

@@ -207,7 +207,7 @@ class KioskService:
             if player is not None:
                 player.close()
             sink.close()
-            manager.close()
+            assembly.close_manager(manager)
 
     def _camera(self) -> Callable[[], bytes] | None:
         vision = self.config.vision
