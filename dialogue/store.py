@@ -72,11 +72,18 @@ class StoredConversation:
 
 class ConversationStore:
     def __init__(
-        self, path: Path, retention_days: float | None = 30, clock: Callable[[], float] = time.time
+        self,
+        path: Path,
+        retention_days: float | None = 30,
+        clock: Callable[[], float] = time.time,
+        redact: Callable[[str], str] | None = None,
     ) -> None:
+        """`redact` is applied to every message and summary before it is written (e.g. PII redaction), so
+        what was said never reaches the disk verbatim; a resumed conversation continues from that text."""
         self.path = path
         self.retention_days = retention_days
         self._clock = clock
+        self._redact = redact or (lambda text: text)
         self._lock = threading.Lock()
         self._conn = connect(path)
         with self._lock, self._conn:
@@ -98,7 +105,7 @@ class ConversationStore:
         with self._lock, self._conn:
             self._conn.executemany(
                 "INSERT INTO messages (conversation_id, at, role, content) VALUES (?, ?, ?, ?)",
-                [(conversation_id, now, m.role, m.content) for m in messages],
+                [(conversation_id, now, m.role, self._redact(m.content)) for m in messages],
             )
             self._touch(conversation_id, now)
 
@@ -111,7 +118,7 @@ class ConversationStore:
                 (conversation_id, count),
             )
             self._conn.execute(
-                "UPDATE conversations SET summary = ? WHERE id = ?", (summary, conversation_id)
+                "UPDATE conversations SET summary = ? WHERE id = ?", (self._redact(summary), conversation_id)
             )
             self._touch(conversation_id, self._clock())
 

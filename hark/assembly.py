@@ -160,7 +160,7 @@ def build_manager(
     conversations = turns = None
     if keep and config.privacy.log:
         retention = config.privacy.retention_days
-        conversations = ConversationStore(conversations_path(), retention)
+        conversations = ConversationStore(conversations_path(), retention, redact=guardrails.redact)
         turns = Analytics(analytics_path(), guardrails.redact, retention)
     dialogue = config.dialogue
     manager = DialogueManager(

@@ -9,8 +9,8 @@ import wave
 import numpy as np
 from audio_fixtures import conversation_wav
 from loop_fakes import HungConversation, RecordingConversation
-from voice.wer import word_error_rate
 
+from hark.evaluation.wer import word_error_rate
 from voice.clock import SYSTEM_CLOCK
 from voice.endpointer import EndpointerConfig
 from voice.loop import LoopConfig, TurnTaking, VoiceLoop

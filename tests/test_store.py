@@ -119,3 +119,17 @@ def test_manager_persists_resumes_and_resets(tmp_path):
 def test_resume_without_a_store_is_refused():
     with pytest.raises(DialogueError, match="not being saved"):
         DialogueManager(FakeBackend()).resume()
+
+
+def test_a_redacting_store_never_writes_what_it_redacts(tmp_path):
+    from dialogue.guardrails import redact_pii
+
+    store = ConversationStore(tmp_path / "conversations.db", redact=redact_pii)
+    conversation = store.create("default")
+    store.append(conversation, [Message("user", "Mail me at ana@example.org or call 555-123-4567.")])
+    store.fold(conversation, 1, "Ana's address is ana@example.org.")
+    store.close()
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("conversations.db*"))
+    assert b"ana@example.org" not in raw and b"555-123-4567" not in raw
+    loaded = ConversationStore(tmp_path / "conversations.db").load(conversation)
+    assert loaded.summary == "Ana's address is [email]."

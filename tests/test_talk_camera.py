@@ -12,8 +12,8 @@ import sys
 import numpy as np
 import pytest
 from audio_fixtures import conversation_wav
+from dialogue_fakes import FakeBackend
 from PIL import Image
-from test_dialogue_manager import ScriptedBackend
 from test_vision_camera import write_video
 
 from dialogue.manager import DialogueManager
@@ -27,7 +27,7 @@ def heard(text: str) -> Transcript:
 
 
 def test_only_questions_about_what_is_shown_take_a_picture():
-    backend = ScriptedBackend()
+    backend = FakeBackend(sees_images=True)
     shots: list[int] = []
 
     def snapshot() -> bytes:
@@ -44,7 +44,7 @@ def test_only_questions_about_what_is_shown_take_a_picture():
 
 
 def test_a_failing_camera_is_reported_and_the_turn_goes_on_without_it():
-    backend = ScriptedBackend()
+    backend = FakeBackend(sees_images=True)
     errors: list[Exception] = []
 
     def broken() -> bytes:

@@ -6,7 +6,8 @@ events (`transcript`, `reply`, `metrics`, `barge_in`, `error`, ...) as they are,
 
 Privacy: what bystanders say is never logged, only its length — utterances not addressed to Hark, and
 partial transcripts (said before it is known whom to); with `logging.text = false` no transcript or reply
-text is logged at all.
+text is logged at all; what is logged is PII-redacted (e-mail addresses, phone and card numbers) when
+`guardrails.redact_pii` is on.
 """
 
 from __future__ import annotations
@@ -43,9 +44,14 @@ def level_of(event: dict) -> str:
 
 class JsonLog:
     def __init__(
-        self, settings: LoggingSettings, out: TextIO | None = None, clock: Callable[[], str] = _now
+        self,
+        settings: LoggingSettings,
+        out: TextIO | None = None,
+        clock: Callable[[], str] = _now,
+        redact: Callable[[str], str] = lambda text: text,
     ) -> None:
         self.settings = settings
+        self.redact = redact
         self._out = out or sys.stdout
         self._clock = clock
         self._lock = threading.Lock()
@@ -59,10 +65,13 @@ class JsonLog:
         # A partial or ignored transcript may be a bystander's words: only what was said to Hark is logged.
         overheard = fields.get("event") == "transcript" and (fields.get("ignored") or not fields.get("final"))
         hide = not self.settings.text or overheard
-        if fields.get("event") in TEXT_EVENTS and isinstance(text, str) and hide:
-            del fields["text"]
-            fields.pop("committed", None)
-            fields["words"] = len(text.split())
+        if fields.get("event") in TEXT_EVENTS and isinstance(text, str):
+            if hide:
+                del fields["text"]
+                fields.pop("committed", None)
+                fields["words"] = len(text.split())
+            else:
+                fields["text"] = self.redact(text)
         line = json.dumps({"ts": self._clock(), "level": level, **fields}, ensure_ascii=False, default=str)
         # A closed stdout (BrokenPipeError, ValueError) leaves nothing sensible to do.
         with self._lock, contextlib.suppress(BrokenPipeError, ValueError):

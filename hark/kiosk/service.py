@@ -80,7 +80,7 @@ class KioskService:
         self.output_path = output_path
         self.health_port = health_port if health_port is not None else config.kiosk.health_port
         self.environ = os.environ if environ is None else environ
-        self.log = JsonLog(config.logging, out)
+        self.log = JsonLog(config.logging, out, redact=Guardrails(config.guardrails).redact)
         self.metrics = KioskMetrics()
         self.systemd = Notifier(self.environ)
         self.sessions = Sessions(config.kiosk, on_event=self._session_event)
