@@ -9,6 +9,8 @@ from hark.commands import (
     doctor,
     eval,
     kiosk,
+    knowledge,
+    memory,
     personas,
     say,
     stats,
@@ -16,4 +18,20 @@ from hark.commands import (
     transcribe,
 )
 
-COMMANDS = (talk, ask, demo, say, transcribe, devices, doctor, eval, bench, chat, personas, stats, kiosk)
+COMMANDS = (
+    talk,
+    ask,
+    demo,
+    say,
+    transcribe,
+    devices,
+    doctor,
+    eval,
+    bench,
+    chat,
+    personas,
+    stats,
+    kiosk,
+    knowledge,
+    memory,
+)

@@ -1,0 +1,107 @@
+"""`hark bench knowledge`: retrieval quality and speed of the knowledge index on a generated corpus.
+
+Reports Recall@3 (the section that answers the question is among the first three passages) for BM25
+alone and for the hybrid ranking, how often the relevance threshold answers "nothing relevant" to
+off-topic questions and lets on-topic ones through, indexing speed in pages per second, and retrieval
+latency (p50/p95) on an index grown to `big_chunks` passages.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from dialogue.knowledge import KnowledgeBase, KnowledgeIndex, RetrievalSettings, ingest
+from dialogue.knowledge.embeddings import make_embedder
+from hark.benchmark.knowledge_corpus import OFF_TOPIC, SECTIONS, Question, generate, write
+
+
+def _recall_at(base: KnowledgeBase, questions: list[Question], k: int) -> float:
+    hits = 0
+    for q in questions:
+        found = base.retrieve(q.text, k, min_score=0.0)
+        hits += any(Path(p.path).name == q.path and p.heading == q.heading for p in found)
+    return hits / len(questions)
+
+
+def _threshold(base: KnowledgeBase, questions: list[Question]) -> dict:
+    """On-topic questions whose right passage passes the threshold; off-topic ones that get nothing."""
+    answered = sum(
+        any(Path(p.path).name == q.path for p in base.retrieve(q.text, 3)) for q in questions
+    ) / len(questions)
+    rejected = sum(not base.retrieve(q, 3) for q in OFF_TOPIC) / len(OFF_TOPIC)
+    return {"on_topic_answered": round(answered, 3), "off_topic_rejected": round(rejected, 3)}
+
+
+def _index(folder: Path, home: Path, embed: str) -> tuple[KnowledgeIndex, float]:
+    index = KnowledgeIndex(home / f"{embed.replace(':', '_')}.sqlite3")
+    start = time.perf_counter()
+    ingest.add(index, [str(folder)], "bench", embed)
+    return index, time.perf_counter() - start
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1)]
+
+
+def run(
+    pages: int = 120, big_chunks: int = 10_000, embed: str = "auto", info: Callable[[str], None] = print
+) -> dict:
+    corpus, questions = generate(pages)
+    dense = make_embedder(embed)
+    modes = {"bm25": "none", "hybrid": dense.name} if dense else {"bm25": "none"}
+    result: dict = {"pages": pages, "questions": len(questions), "off_topic_questions": len(OFF_TOPIC)}
+    result["min_score"] = RetrievalSettings().min_score
+    with tempfile.TemporaryDirectory(prefix="hark-kb-bench-") as tmp:
+        folder = Path(tmp) / "pages"
+        write(corpus, folder)
+        for mode, spec in modes.items():
+            info(f"indexing {pages} pages ({mode})")
+            index, seconds = _index(folder, Path(tmp), spec)
+            base = KnowledgeBase(index, "bench")
+            result[mode] = {
+                "embedder": spec,
+                "chunks": index.bases()[0].chunks,
+                "index_pages_per_s": round(pages / seconds, 1),
+                "recall_at_1": round(_recall_at(base, questions, 1), 3),
+                "recall_at_3": round(_recall_at(base, questions, 3), 3),
+                **_threshold(base, questions),
+            }
+            index.close()
+        result["latency"] = _latency(Path(tmp), big_chunks, modes, questions, info)
+    return result
+
+
+def _latency(tmp: Path, chunks: int, modes: dict[str, str], questions: list[Question], info) -> dict:
+    """Retrieval time per question on an index of about `chunks` passages, each mode."""
+    pages = math.ceil(chunks / len(SECTIONS))
+    corpus, _ = generate(pages, seed=7)
+    folder = tmp / "big"
+    write(corpus, folder)
+    asked = [q.text for q in questions] + list(OFF_TOPIC)
+    out = {}
+    for mode, spec in modes.items():
+        info(f"indexing {pages} pages for the latency run ({mode})")
+        index, seconds = _index(folder, tmp / "big-", spec)
+        base = KnowledgeBase(index, "bench")
+        base.retrieve("warm up the caches", 3)
+        times = []
+        for _ in range(3):
+            for text in asked:
+                start = time.perf_counter()
+                base.retrieve(text, 3)
+                times.append(time.perf_counter() - start)
+        out[mode] = {
+            "chunks": index.bases()[0].chunks,
+            "index_pages_per_s": round(pages / seconds, 1),
+            "retrieve_p50_ms": round(statistics.median(times) * 1000, 2),
+            "retrieve_p95_ms": round(_percentile(times, 0.95) * 1000, 2),
+            "queries": len(times),
+        }
+        index.close()
+    return out
