@@ -289,3 +289,14 @@ def test_a_process_killed_while_adding_leaves_the_index_sound(tmp_path):
     again = ingest.add(index, [str(folder)], "default", "none")
     assert sum(r.status == "unchanged" for r in again) == len(docs)
     assert len(index.documents()) == 300 and index.integrity() == []
+
+
+def test_the_benchmark_reports_recall_and_latency_on_a_small_corpus():
+    from hark.benchmark.knowledge import run
+
+    result = run(pages=30, big_chunks=140, embed="none", info=lambda line: None)
+    bm25 = result["bm25"]
+    assert result["questions"] == 30 and bm25["chunks"] == 30 * 7 and "hybrid" not in result
+    assert 0 < bm25["recall_at_1"] <= bm25["recall_at_3"] <= 1
+    assert result["latency"]["bm25"]["chunks"] == 140 and result["latency"]["bm25"]["queries"] == 3 * (30 + 10)
+    assert result["latency"]["bm25"]["retrieve_p50_ms"] <= result["latency"]["bm25"]["retrieve_p95_ms"]

@@ -116,7 +116,7 @@ Embed = Callable[[list[str]], np.ndarray]
 
 def embedding_text(title: str, heading: str, text: str) -> str:
     """What a passage's vector is computed from: its place in the document, then its text."""
-    place = " > ".join(p for p in (title, heading) if p)
+    place = heading if heading.startswith(title) else " > ".join(p for p in (title, heading) if p)
     return f"{place}: {text}" if place else text
 
 

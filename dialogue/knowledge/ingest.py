@@ -80,12 +80,13 @@ def add(
     index: KnowledgeIndex,
     sources: Iterable[str],
     base: str,
-    embedder: str = AUTO,
+    embedder: str | Embedder = AUTO,
     allow_private: bool = False,
     progress: Callable[[AddResult], None] | None = None,
 ) -> list[AddResult]:
-    """Add or refresh documents in `base`. The base's embedder is chosen when it is created ("auto":
-    MiniLM when installed) and kept; asking for another one for an existing base is an error."""
+    """Add or refresh documents in `base`. The base's embedder (a spec for `make_embedder`, or an
+    embedder) is chosen when the base is created ("auto": MiniLM when installed) and kept; asking for
+    another one for an existing base is an error."""
     check_base_name(base)
     found = collect(sources, allow_private)
     pending = []
@@ -114,14 +115,13 @@ def add(
     return results
 
 
-def _embedder_for(index: KnowledgeIndex, base: str, wanted: str) -> Embedder | None:
+def _embedder_for(index: KnowledgeIndex, base: str, wanted: str | Embedder) -> Embedder | None:
     stored = index.embedder_of(base)
-    if stored is None:
-        return make_embedder(wanted)
-    if wanted != AUTO:
-        requested = make_embedder(wanted)
-        if (requested.name if requested else "") != stored:
-            raise KnowledgeError(
-                f"knowledge base {base!r} uses {stored or 'no embeddings'}; remove it to change the embedder"
-            )
-    return make_embedder(stored)
+    requested = make_embedder(wanted) if isinstance(wanted, str) else wanted
+    if stored is None or wanted == AUTO:
+        return requested if stored is None else make_embedder(stored)
+    if (requested.name if requested else "") != stored:
+        raise KnowledgeError(
+            f"knowledge base {base!r} uses {stored or 'no embeddings'}; remove it to change the embedder"
+        )
+    return requested

@@ -4,6 +4,10 @@ Reports Recall@3 (the section that answers the question is among the first three
 alone and for the hybrid ranking, how often the relevance threshold answers "nothing relevant" to
 off-topic questions and lets on-topic ones through, indexing speed in pages per second, and retrieval
 latency (p50/p95) on an index grown to `big_chunks` passages.
+
+Embedding 10,000 passages with MiniLM in numpy takes many minutes on two cores, so the latency index
+reuses the quality corpus's real passage vectors, in turn, for its passages; its text, its FTS5 index
+and every question's embedding are real. What a retrieval costs does not depend on the vectors' values.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from dialogue.knowledge import KnowledgeBase, KnowledgeIndex, RetrievalSettings, ingest
-from dialogue.knowledge.embeddings import make_embedder
+import numpy as np
+
+from dialogue.knowledge import KnowledgeBase, KnowledgeIndex, Passage, RetrievalSettings, ingest
+from dialogue.knowledge.embeddings import Embedder, make_embedder
 from hark.benchmark.knowledge_corpus import OFF_TOPIC, SECTIONS, Question, generate, write
 
 
@@ -24,21 +30,38 @@ def _recall_at(base: KnowledgeBase, questions: list[Question], k: int) -> float:
     hits = 0
     for q in questions:
         found = base.retrieve(q.text, k, min_score=0.0)
-        hits += any(Path(p.path).name == q.path and p.heading == q.heading for p in found)
+        hits += any(_answers(p, q) for p in found)
     return hits / len(questions)
+
+
+def _answers(passage: Passage, question: Question) -> bool:
+    return Path(passage.path).name == question.path and passage.heading.split(" > ")[-1] == question.heading
 
 
 def _threshold(base: KnowledgeBase, questions: list[Question]) -> dict:
     """On-topic questions whose right passage passes the threshold; off-topic ones that get nothing."""
-    answered = sum(
-        any(Path(p.path).name == q.path for p in base.retrieve(q.text, 3)) for q in questions
-    ) / len(questions)
+    answered = sum(any(_answers(p, q) for p in base.retrieve(q.text, 3)) for q in questions) / len(questions)
     rejected = sum(not base.retrieve(q, 3) for q in OFF_TOPIC) / len(OFF_TOPIC)
     return {"on_topic_answered": round(answered, 3), "off_topic_rejected": round(rejected, 3)}
 
 
-def _index(folder: Path, home: Path, embed: str) -> tuple[KnowledgeIndex, float]:
-    index = KnowledgeIndex(home / f"{embed.replace(':', '_')}.sqlite3")
+class _Reused:
+    """Passage vectors taken in turn from a pool of real ones, under the real model's name."""
+
+    def __init__(self, name: str, pool: np.ndarray) -> None:
+        self.name = name
+        self._pool = pool
+        self._next = 0
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        rows = [(self._next + i) % len(self._pool) for i in range(len(texts))]
+        self._next += len(texts)
+        return self._pool[rows]
+
+
+def _index(folder: Path, home: Path, embed: str | Embedder) -> tuple[KnowledgeIndex, float]:
+    name = embed if isinstance(embed, str) else embed.name
+    index = KnowledgeIndex(home / f"{name.replace(':', '_')}.sqlite3")
     start = time.perf_counter()
     ingest.add(index, [str(folder)], "bench", embed)
     return index, time.perf_counter() - start
@@ -57,6 +80,7 @@ def run(
     modes = {"bm25": "none", "hybrid": dense.name} if dense else {"bm25": "none"}
     result: dict = {"pages": pages, "questions": len(questions), "off_topic_questions": len(OFF_TOPIC)}
     result["min_score"] = RetrievalSettings().min_score
+    pools: dict[str, np.ndarray] = {}
     with tempfile.TemporaryDirectory(prefix="hark-kb-bench-") as tmp:
         folder = Path(tmp) / "pages"
         write(corpus, folder)
@@ -72,12 +96,20 @@ def run(
                 "recall_at_3": round(_recall_at(base, questions, 3), 3),
                 **_threshold(base, questions),
             }
+            pools[mode] = index.vectors("bench")[1]
             index.close()
-        result["latency"] = _latency(Path(tmp), big_chunks, modes, questions, info)
+        result["latency"] = _latency(Path(tmp), big_chunks, modes, pools, questions, info)
     return result
 
 
-def _latency(tmp: Path, chunks: int, modes: dict[str, str], questions: list[Question], info) -> dict:
+def _latency(
+    tmp: Path,
+    chunks: int,
+    modes: dict[str, str],
+    pools: dict[str, np.ndarray],
+    questions: list[Question],
+    info: Callable[[str], None],
+) -> dict:
     """Retrieval time per question on an index of about `chunks` passages, each mode."""
     pages = math.ceil(chunks / len(SECTIONS))
     corpus, _ = generate(pages, seed=7)
@@ -87,7 +119,8 @@ def _latency(tmp: Path, chunks: int, modes: dict[str, str], questions: list[Ques
     out = {}
     for mode, spec in modes.items():
         info(f"indexing {pages} pages for the latency run ({mode})")
-        index, seconds = _index(folder, tmp / "big-", spec)
+        embed = _Reused(spec, pools[mode]) if len(pools[mode]) else spec
+        index, seconds = _index(folder, tmp / "big-index", embed)
         base = KnowledgeBase(index, "bench")
         base.retrieve("warm up the caches", 3)
         times = []
@@ -98,7 +131,7 @@ def _latency(tmp: Path, chunks: int, modes: dict[str, str], questions: list[Ques
                 times.append(time.perf_counter() - start)
         out[mode] = {
             "chunks": index.bases()[0].chunks,
-            "index_pages_per_s": round(pages / seconds, 1),
+            "index_pages_per_s_without_embedding": round(pages / seconds, 1),
             "retrieve_p50_ms": round(statistics.median(times) * 1000, 2),
             "retrieve_p95_ms": round(_percentile(times, 0.95) * 1000, 2),
             "queries": len(times),
