@@ -114,10 +114,15 @@ class Stored:
 Embed = Callable[[list[str]], np.ndarray]
 
 
+def place(title: str, heading: str) -> str:
+    """"Visitor guide > Opening hours": the document and the headings above a passage, said once."""
+    return heading if heading.startswith(title) else " > ".join(p for p in (title, heading) if p)
+
+
 def embedding_text(title: str, heading: str, text: str) -> str:
     """What a passage's vector is computed from: its place in the document, then its text."""
-    place = heading if heading.startswith(title) else " > ".join(p for p in (title, heading) if p)
-    return f"{place}: {text}" if place else text
+    where = place(title, heading)
+    return f"{where}: {text}" if where else text
 
 
 class KnowledgeIndex:

@@ -17,7 +17,7 @@ import numpy as np
 
 from dialogue.knowledge.embeddings import Embedder, make_embedder
 from dialogue.knowledge.errors import KnowledgeError
-from dialogue.knowledge.index import DEFAULT_BASE, KnowledgeIndex
+from dialogue.knowledge.index import DEFAULT_BASE, KnowledgeIndex, place
 from dialogue.knowledge.query import match_expression, terms
 
 RRF_K = 60
@@ -30,6 +30,10 @@ class Passage:
     heading: str
     text: str
     score: float
+
+    @property
+    def place(self) -> str:
+        return place(self.title, self.heading)
 
     def to_json(self) -> dict:
         return {

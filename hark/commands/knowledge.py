@@ -134,8 +134,7 @@ def run_search(args: argparse.Namespace, reporter: Reporter) -> int:
         if args.json:
             print(json.dumps(passage.to_json(), ensure_ascii=False))
             continue
-        where = " > ".join(p for p in (passage.title, passage.heading) if p)
-        print(f"[{passage.score:.2f}] {where}  ({passage.path})")
+        print(f"[{passage.score:.2f}] {passage.place}  ({passage.path})")
         print(f"    {passage.text}")
     if not passages:
         reporter.info("nothing relevant found")
