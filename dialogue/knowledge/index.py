@@ -115,7 +115,7 @@ Embed = Callable[[list[str]], np.ndarray]
 
 
 def place(title: str, heading: str) -> str:
-    """"Visitor guide > Opening hours": the document and the headings above a passage, said once."""
+    """ "Visitor guide > Opening hours": the document and the headings above a passage, said once."""
     return heading if heading.startswith(title) else " > ".join(p for p in (title, heading) if p)
 
 

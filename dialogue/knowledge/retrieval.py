@@ -19,6 +19,7 @@ from dialogue.knowledge.embeddings import Embedder, make_embedder
 from dialogue.knowledge.errors import KnowledgeError
 from dialogue.knowledge.index import DEFAULT_BASE, KnowledgeIndex, place
 from dialogue.knowledge.query import match_expression, terms
+from dialogue.knowledge.threads import one_blas_thread
 
 RRF_K = 60
 
@@ -126,7 +127,8 @@ class KnowledgeBase:
             query = embedder.embed([question])[0]
         except KnowledgeError:
             return None  # an embedding server that is down: lexical ranking still answers
-        return ids, matrix @ query
+        with one_blas_thread():
+            return ids, matrix @ query
 
     def _vectors(self) -> tuple[np.ndarray, np.ndarray]:
         with self._lock:
