@@ -12,6 +12,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import numpy as np
 import pytest
 from knowledge_docs import GUIDE_MD, make_pdf, write_corpus
 
@@ -298,5 +299,25 @@ def test_the_benchmark_reports_recall_and_latency_on_a_small_corpus():
     bm25 = result["bm25"]
     assert result["questions"] == 30 and bm25["chunks"] == 30 * 7 and "hybrid" not in result
     assert 0 < bm25["recall_at_1"] <= bm25["recall_at_3"] <= 1
-    assert result["latency"]["bm25"]["chunks"] == 140 and result["latency"]["bm25"]["queries"] == 3 * (30 + 10)
+    assert result["latency"]["bm25"]["chunks"] == 140 and result["latency"]["bm25"]["queries"] == 3 * (
+        30 + 10
+    )
     assert result["latency"]["bm25"]["retrieve_p50_ms"] <= result["latency"]["bm25"]["retrieve_p95_ms"]
+
+
+def test_a_document_changed_by_another_process_while_embedding_is_not_mixed(index, corpus):
+    guide = str((corpus / "guide.md").resolve())
+    add(index, [guide])
+    other = KnowledgeIndex(index.path)  # another process's connection
+    doc = parse(GUIDE_MD.replace("18:00", "17:00").encode(), "markdown", guide)
+
+    def embed(texts: list[str]) -> np.ndarray:
+        other.remove("default", guide)  # meanwhile, the document goes
+        return np.zeros((len(texts), 4), dtype=np.float32)
+
+    with pytest.raises(KnowledgeError, match="changed by another process"):
+        index.put_document(
+            "default", guide, doc.title, "markdown", "new", chunk_sections(doc.sections), embed
+        )
+    assert index.documents() == [] and index.integrity() == []
+    other.close()

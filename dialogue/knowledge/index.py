@@ -206,6 +206,8 @@ class KnowledgeIndex:
         )
         wanted = {c.digest for c in chunks}
         with self._transaction():
+            if self._old_chunks(base, path) != old:
+                raise KnowledgeError(f"{path} was changed by another process meanwhile: add it again")
             self.ensure_base(base, "")
             row = self._db.execute(
                 "SELECT id FROM documents WHERE base = ? AND path = ?", (base, path)
