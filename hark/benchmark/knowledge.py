@@ -12,12 +12,15 @@ and every question's embedding are real. What a retrieval costs does not depend 
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -123,12 +126,7 @@ def _latency(
         index, seconds = _index(folder, tmp / "big-index", embed)
         base = KnowledgeBase(index, "bench")
         base.retrieve("warm up the caches", 3)
-        times = []
-        for _ in range(3):
-            for text in asked:
-                start = time.perf_counter()
-                base.retrieve(text, 3)
-                times.append(time.perf_counter() - start)
+        times = _timed(functools.partial(base.retrieve, k=3), asked)
         out[mode] = {
             "chunks": index.bases()[0].chunks,
             "index_pages_per_s_without_embedding": round(pages / seconds, 1),
@@ -136,5 +134,19 @@ def _latency(
             "retrieve_p95_ms": round(_percentile(times, 0.95) * 1000, 2),
             "queries": len(times),
         }
+        if embedder := base.embedder():
+            alone = _timed(embedder.embed, [[text] for text in asked])  # the question's embedding alone
+            out[mode]["embed_question_p50_ms"] = round(statistics.median(alone) * 1000, 2)
         index.close()
+    out["load_average_1min"] = round(os.getloadavg()[0], 2)  # other work on the machine during the run
     return out
+
+
+def _timed(call: Callable[[Any], object], inputs: list, rounds: int = 3) -> list[float]:
+    times = []
+    for _ in range(rounds):
+        for given in inputs:
+            start = time.perf_counter()
+            call(given)
+            times.append(time.perf_counter() - start)
+    return times
