@@ -74,6 +74,7 @@ def test_memory_requests_are_recognised_in_their_variants(said, kind, fact):
         "Remove the batteries from the remote",
         "I remember that film",
         "Save the file",
+        "Remember that!",
         "What do you know about the moon?",
         "",
     ],

@@ -110,7 +110,9 @@ def recognise(utterance: str) -> MemoryRequest | None:
         return MemoryRequest(Kind.RECALL)
     if match := _REMEMBER.search(text):
         fact = _clean(match.group("fact"))
-        return MemoryRequest(Kind.REMEMBER, fact[0].upper() + fact[1:]) if fact else None
+        if fact.lower() in ("", "that", "this", "it", "me"):  # "remember that" names no fact
+            return None
+        return MemoryRequest(Kind.REMEMBER, fact[0].upper() + fact[1:])
     return None
 
 
