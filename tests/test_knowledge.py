@@ -321,3 +321,16 @@ def test_a_document_changed_by_another_process_while_embedding_is_not_mixed(inde
         )
     assert index.documents() == [] and index.integrity() == []
     other.close()
+
+
+def test_passages_reach_the_prompt_under_their_source_names(index, corpus):
+    from dialogue.knowledge.grounding import prompt_block, sources
+
+    add(index, [corpus])
+    passages = KnowledgeBase(index).retrieve("When does the museum open on Sundays?", 1)
+    block = prompt_block(passages)
+    assert '[1] From "Visitor guide > Opening hours":\nThe museum opens at 10:00 on Sunday' in block
+    assert "do not guess" in block and prompt_block([]) == ""
+    assert sources(passages) == [
+        {"title": "Visitor guide", "path": str((corpus / "guide.md").resolve()), "chunk": passages[0].text}
+    ]
