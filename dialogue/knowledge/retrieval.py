@@ -103,7 +103,9 @@ class KnowledgeBase:
         if dense is None:
             return lexical
         ids, sims = dense
-        top = np.argsort(-sims)[: self.settings.candidates]
+        n = min(self.settings.candidates, len(sims))
+        top = np.argpartition(-sims, n - 1)[:n]  # the n best without sorting all passages
+        top = top[np.argsort(-sims[top])]
         fused: dict[int, float] = {}
         relevance = {int(ids[i]): float(sims[i]) for i in top}
         for rank, i in enumerate(top):
