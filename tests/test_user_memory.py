@@ -36,6 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
         ("Don't forget that I work nights", Kind.REMEMBER, "I work nights"),
         ("Keep in mind that I'm hard of hearing", Kind.REMEMBER, "I'm hard of hearing"),
         ("make a note that my car is blue", Kind.REMEMBER, "My car is blue"),
+        ("I'd like you to remember that I'm vegan", Kind.REMEMBER, "I'm vegan"),
+        ("remember my name is Sam", Kind.REMEMBER, "My name is Sam"),
         ("What do you know about me?", Kind.RECALL, ""),
         ("what do you remember about me", Kind.RECALL, ""),
         ("Tell me what you know about me.", Kind.RECALL, ""),

@@ -30,7 +30,7 @@ class MemoryRequest:
 _LEAD = r"^(?:(?:hey|ok|okay|so|and|now|also|oh)\b[,\s]*)*(?:hark\b[,\s]*)?"
 _POLITE = (
     r"(?:please\s+|(?:can|could|would|will)\s+you\s+(?:please\s+)?"
-    r"|i\s+(?:want|need|would\s+like|'d\s+like)\s+you\s+to\s+)?"
+    r"|i(?:\s+(?:want|need|would\s+like)|'d\s+like)\s+you\s+to\s+)?"
 )
 _REMEMBER = re.compile(
     _LEAD
