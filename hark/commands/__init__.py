@@ -9,6 +9,8 @@ from hark.commands import (
     doctor,
     eval,
     kiosk,
+    knowledge,
+    memory,
     personas,
     say,
     settings,
@@ -31,5 +33,10 @@ COMMANDS = (
     personas,
     stats,
     kiosk,
+<<<<<<< HEAD
     settings,
+=======
+    knowledge,
+    memory,
+>>>>>>> kb
 )
