@@ -1,6 +1,6 @@
 """The guardrail and PII regexes are linear-time: by construction (no nested unbounded quantifiers), and in
-cost: on 100k-character hostile tokens, eight times the text costs well under 64 times as much (no
-wall-clock limit: the bound is relative to the same check on an eighth of the text)."""
+cost: on 100k-character hostile tokens, sixteen times the text costs well under 256 times as much (no
+wall-clock limit: the bound is relative to the same check on a sixteenth of the text)."""
 
 from __future__ import annotations
 
@@ -77,16 +77,17 @@ def test_the_structure_check_finds_a_nested_quantifier():
 
 def _cost(fn: Callable[[str], object], text: str) -> float:
     best = float("inf")
-    for _ in range(3):
+    for _ in range(5):
         start = time.perf_counter()
         fn(text)
         best = min(best, time.perf_counter() - start)
     return best
 
 
-LINEAR_BOUND = 24
-"""Eight times the text may cost up to this many times as much: 8 if linear, 64 if quadratic; the slack is
-for a busy machine."""
+SCALE = 16
+LINEAR_BOUND = 64
+"""Sixteen times the text may cost up to this many times as much: 16 if linear, 256 if quadratic; the slack
+is for a busy machine (two cores shared by many processes)."""
 
 HOSTILE = {
     "letters": "a" * TOKEN,
@@ -102,8 +103,8 @@ HOSTILE = {
 }
 
 
-def _eighth(text: str) -> str:
-    return text[: len(text) // 8]
+def _part(text: str) -> str:
+    return text[: len(text) // SCALE]
 
 
 @pytest.mark.parametrize("check", ["redact_pii", "check_input"])
@@ -112,7 +113,7 @@ def test_pii_and_input_checks_grow_linearly_with_the_text(kind, check):
     """The e-mail regex this replaced took 13.7 s on one 100k-character token (quadratic)."""
     fn = redact_pii if check == "redact_pii" else Guardrails().check_input
     text = HOSTILE[kind]
-    assert _cost(fn, text) < LINEAR_BOUND * _cost(fn, _eighth(text))
+    assert _cost(fn, text) < LINEAR_BOUND * _cost(fn, _part(text))
 
 
 def test_the_output_check_grows_linearly_with_the_reply():
@@ -122,4 +123,4 @@ def test_the_output_check_grows_linearly_with_the_reply():
         return guard.check_output(text, "You are Hark. Keep it short and plain.")
 
     text = "some words here " * 6_000
-    assert _cost(check, text) < LINEAR_BOUND * _cost(check, _eighth(text))
+    assert _cost(check, text) < LINEAR_BOUND * _cost(check, _part(text))
