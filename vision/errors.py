@@ -10,3 +10,7 @@ class ImageInputError(ValueError):
 
 class CameraError(ImageInputError):
     """A camera (or video file used as one) that does not open or gives no picture."""
+
+
+class FetchError(ImageInputError):
+    """A URL that may not be fetched (scheme, address) or could not be (unreachable, HTTP error, too big)."""
