@@ -183,8 +183,8 @@ SPEECH_THRESHOLD = 0.5
 END_SILENCE_S = 0.6
 """Silence that ends an utterance in a long recording."""
 PAD_S = 0.4
-"""(0.2 s clipped the final "s" of "France": Whisper heard "friends".)"""
-"""Audio kept before and after each utterance, so its first and last sounds are whole."""
+"""Audio kept before and after each utterance, so its first and last sounds are whole (0.2 s clipped the
+final "s" of "France": Whisper heard "friends")."""
 MAX_UTTERANCE_S = WINDOW_S - 2
 """An utterance longer than this is cut, so each one is decoded in a single Whisper window."""
 
