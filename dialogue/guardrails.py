@@ -26,13 +26,13 @@ from dialogue.leakage import LeakScan, profile
 __all__ = ["INJECTION_PATTERNS", "GuardrailConfig", "Guardrails", "OutputGuard", "Verdict", "redact_pii"]
 
 ROLE_CLAIM = re.compile(
-    r"\b(?:i\s+am|i'm|as|this\s+is|call\s+me)\s+(?:now\s+)?(?:dan|an?\s+(?:unrestricted|unfiltered|uncensored|"
-    r"jailbroken)\b)\b"
+    r"\b(?:i\s+am|i'm|call\s+me)\s+(?:now\s+)?(?:dan|an?\s+(?:unrestricted|unfiltered|uncensored|jailbroken)"
+    r"\b)\b|\bdan\s+here\b"
     r"|\b(?:i|i've|i'm)\s+(?:now\s+)?(?:have\s+no|got\s+no|no\s+longer\s+have|free\s+(?:of|from)|am\s+free\s+"
     r"(?:of|from)|not\s+bound\s+by|am\s+not\s+bound\s+by)\s+(?:any\s+)?(?:rules|restrictions|limits|"
     r"limitations|filters|guidelines)\b"
     r"|\b(?:dan|developer|jailbreak|unfiltered|unrestricted)\s+mode\s+(?:is\s+)?(?:on|enabled|activated|engaged)\b"
-    r"|\bi\s+can\s+(?:now\s+)?do\s+anything\b"
+    r"|\bi\s+can\s+(?:now\s+)?do\s+anything\s+now\b"
 )
 """A reply taking on a role the user tried to impose ("I am DAN", "I have no rules now"), on normalised text:
 caught here when the input check missed the set-up, so the role is never voiced."""

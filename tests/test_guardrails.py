@@ -223,6 +223,8 @@ def test_the_prompt_in_pieces_is_a_leak(reply):
         "I'm Hark, your voice assistant. What can I do for you?",
         "I'm not sure, but I'd say keep it short and plain. Honest answer: I don't know.",
         "Sure! Here are three tips: keep a regular bedtime, avoid screens, and keep your room cool.",
+        "I can do anything from setting timers to answering questions.",
+        "As Dan Brown wrote, the code was hidden in the painting.",
     ],
 )
 def test_ordinary_replies_are_not_leaks(reply):
