@@ -21,8 +21,7 @@ from urllib.parse import urljoin
 
 import httpx
 
-from vision.errors import FetchError
-from vision.image import too_large
+from vision.errors import FetchError, over_limit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 AddressPolicy = Callable[[IPAddress], bool]
@@ -122,12 +121,12 @@ def _get(
             raise FetchError(f"{url} answered HTTP {response.status_code} {response.reason_phrase}")
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > max_bytes:
-            raise too_large(url, max_bytes, int(declared))
+            raise FetchError(over_limit(url, max_bytes, int(declared), "downloads"))
         data = bytearray()
         for chunk in response.iter_bytes():
             data += chunk
             if len(data) > max_bytes:
-                raise too_large(url, max_bytes)
+                raise FetchError(over_limit(url, max_bytes, None, "downloads"))
             if time.monotonic() > deadline:
                 raise FetchError(f"{url} took longer than {timeout_s:g}s to download")
         return bytes(data), response.headers.get("content-type", "")
