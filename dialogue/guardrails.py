@@ -31,7 +31,8 @@ ROLE_CLAIM = re.compile(
     r"|\b(?:i|i've|i'm)\s+(?:now\s+)?(?:have\s+no|got\s+no|no\s+longer\s+have|free\s+(?:of|from)|am\s+free\s+"
     r"(?:of|from)|not\s+bound\s+by|am\s+not\s+bound\s+by)\s+(?:any\s+)?(?:rules|restrictions|limits|"
     r"limitations|filters|guidelines)\b"
-    r"|\b(?:dan|developer|jailbreak|unfiltered|unrestricted)\s+mode\s+(?:is\s+)?(?:on|enabled|activated|engaged)\b"
+    r"|\b(?:dan|jailbreak|unfiltered|unrestricted)\s+mode\s+(?:is\s+)?(?:on|enabled|activated|engaged)\b"
+    r"|\bdeveloper\s+mode\s+(?:enabled|activated|engaged)\b"  # the jailbreak's confirmation, not a phone's
     r"|\bi\s+can\s+(?:now\s+)?do\s+anything\s+now\b"
 )
 """A reply taking on a role the user tried to impose ("I am DAN", "I have no rules now"), on normalised text:

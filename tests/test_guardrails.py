@@ -225,6 +225,8 @@ def test_the_prompt_in_pieces_is_a_leak(reply):
         "Sure! Here are three tips: keep a regular bedtime, avoid screens, and keep your room cool.",
         "I can do anything from setting timers to answering questions.",
         "As Dan Brown wrote, the code was hidden in the painting.",
+        "To enable developer mode on your Android phone, tap the build number seven times.",
+        "Once developer mode is on, you will see a new menu.",
     ],
 )
 def test_ordinary_replies_are_not_leaks(reply):
