@@ -9,6 +9,7 @@ import io
 import json
 import wave
 
+import av
 import numpy as np
 import pytest
 from audio_fixtures import silence, spoken
@@ -83,6 +84,28 @@ def test_a_recording_over_the_limit_is_refused_before_loading_anything(tmp_path,
     path = write_wav(tmp_path / "ten.wav", silence(10.0))
     assert main(["transcribe", str(path), "--max-duration", "5"]) == 2
     assert "error: " in (err := capsys.readouterr().err) and "over the 5 s limit" in err
+
+
+def silent_flac(path, minutes: int, rate: int = 8000):
+    """A long, tiny FLAC file of silence (2 h is about 1.3 MB)."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("flac", rate=rate, layout="mono")
+        minute = np.zeros((1, rate * 60), dtype=np.int16)
+        for i in range(minutes):
+            frame = av.AudioFrame.from_ndarray(minute, format="s16", layout="mono")
+            frame.sample_rate, frame.pts = rate, i * minute.size
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+def test_by_default_two_hours_is_the_limit(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(transcribe, "load_transcriber", pytest.fail)
+    path = silent_flac(tmp_path / "long.flac", minutes=121)
+    assert main(["transcribe", str(path)]) == 2
+    assert "is 121 min long, over the 2 h limit" in capsys.readouterr().err
 
 
 def test_a_length_the_file_does_not_announce_is_limited_while_decoding(tmp_path):
