@@ -9,8 +9,11 @@ dropped so numbering does not break a run):
   after the text up to it passed, so at most `VERBATIM_WORDS - 1` words of any run are ever spoken;
 - a bag of content words: `shared_needed` distinct content words of the prompt (stop words and fillers
   excluded, crude stems) among the last `WINDOW_WORDS` words, whatever their order;
-- ordered pieces: `ORDERED_TRIGRAMS` distinct triples of consecutive prompt content words appearing in the
-  same order among the window's prompt words, whatever filler sits between them.
+- ordered pieces: `ORDERED_TRIGRAMS` distinct triples of consecutive content words of a prompt sentence
+  appearing in the same order among the window's prompt words, whatever filler sits between them, from at
+  least two sentences (one sentence in other words is the assistant describing itself, "a voice assistant
+  running privately on this computer", which the embedded model does unprompted; the rules are what is
+  secret).
 
 The scan is incremental: each call checks only the windows ending in new words, O(`WINDOW_WORDS`) each (the
 text is re-normalised per call, which is cheap next to a model producing it).
@@ -60,6 +63,7 @@ COMMON_WORDS = frozenset(
 words do not count towards the bag of content words, only towards ordered pieces."""
 
 _WORD = re.compile(r"[a-z][a-z']*")
+_SENTENCE_END = re.compile(r"[.;:!?\n]")
 _SUFFIXES = ("ing", "ed", "es", "ly", "s")
 
 
@@ -88,9 +92,19 @@ class PromptProfile:
     """Every `VERBATIM_WORDS`-word run."""
     content: frozenset[str]
     """Stems of its content words."""
-    trigrams: frozenset[tuple[str, str, str]]
-    """Triples of consecutive content stems, in the prompt's order."""
+    trigrams: dict[tuple[str, str, str], int]
+    """Triples of consecutive content stems of one sentence, in the prompt's order, with that sentence's
+    index."""
     shared_needed: int
+
+
+def _trigrams(system_prompt: str) -> dict[tuple[str, str, str], int]:
+    found: dict[tuple[str, str, str], int] = {}
+    for index, sentence in enumerate(_SENTENCE_END.split(system_prompt)):
+        stems = [_stem(w) for w in words(sentence) if w not in STOP_WORDS]
+        for trigram in zip(stems, stems[1:], stems[2:], strict=False):
+            found.setdefault(trigram, index)
+    return found
 
 
 @functools.lru_cache(maxsize=16)
@@ -103,7 +117,7 @@ def profile(system_prompt: str) -> PromptProfile:
     return PromptProfile(
         runs=frozenset(tuple(seq[i : i + n]) for i in range(len(seq) - n + 1)),
         content=content,
-        trigrams=frozenset(zip(stems, stems[1:], stems[2:], strict=False)),
+        trigrams=_trigrams(system_prompt),
         shared_needed=max(MIN_SHARED_NEEDED, min(MAX_SHARED_NEEDED, needed)),
     )
 
@@ -134,10 +148,7 @@ class LeakScan:
         shared = [s for s in (_stem(w) for w in window if w not in STOP_WORDS) if s in p.content]
         if len(set(shared) - _COMMON_STEMS) >= p.shared_needed:
             return True
-        ordered = set(zip(shared, shared[1:], shared[2:], strict=False)) & p.trigrams
-        return len(ordered) >= ORDERED_TRIGRAMS
-
-
-def repeats_prompt(text: str, system_prompt: str) -> bool:
-    """Whether a whole reply repeats the system prompt anywhere."""
-    return LeakScan(profile(system_prompt)).leaks(text)
+        ordered = {
+            t: p.trigrams[t] for t in zip(shared, shared[1:], shared[2:], strict=False) if t in p.trigrams
+        }
+        return len(ordered) >= ORDERED_TRIGRAMS and len(set(ordered.values())) >= 2
