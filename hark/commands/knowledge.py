@@ -11,8 +11,8 @@ from dialogue.knowledge.embeddings import AUTO
 from dialogue.knowledge.fetch import is_url
 from dialogue.knowledge.index import AddResult
 from hark.commands.common import add_json_arg
-from hark.paths import data_dir
 from hark.errors import UserError
+from hark.paths import data_dir
 from hark.report import Reporter
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from dialogue.usermemory import DB_NAME, DEFAULT_USER, FactStore
 from hark.commands.common import add_json_arg
-from hark.paths import data_dir
 from hark.errors import UserError
+from hark.paths import data_dir
 from hark.report import Reporter
 
 
