@@ -161,7 +161,9 @@ def test_a_leaking_reply_is_cut_before_the_leak_and_refused():
     assert spoken == "Of course. You are Testy, a careful Testy cannot help with that."  # 5 words, no more
     assert turn.record.blocked and turn.record.guardrail == "output:system_prompt_leak"
     assert backend.closed == 1  # generation was cancelled, not read to the end
-    assert manager.history[-1].content == spoken
+    assert (
+        manager.history == []
+    )  # a blocked exchange is not remembered: nothing of it reaches the model again
 
 
 @pytest.mark.parametrize(
