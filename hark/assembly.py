@@ -88,7 +88,10 @@ def llm_config(config: HarkConfig) -> LlmConfig:
 def retry_policy(config: HarkConfig) -> RetryPolicy:
     recovery = config.recovery
     return RetryPolicy(
-        attempts=recovery.retries + 1, backoff_s=recovery.backoff_s, cooldown_s=recovery.cooldown_s
+        attempts=recovery.retries + 1,
+        backoff_s=recovery.backoff_s,
+        cooldown_s=recovery.cooldown_s,
+        first_token_timeout_s=config.llm.first_token_timeout_s,
     )
 
 

@@ -114,6 +114,8 @@ class LlmSettings:
     ollama_host: str = ""
     timeout_s: float = _between(60.0, 1, 600)
     """Longest wait for the model server to answer a request."""
+    first_token_timeout_s: float = _between(8.0, 0.5, 600)
+    """A first word later than this counts as a failure: the fallback answers, or an apology."""
 
 
 @dataclass(frozen=True)

@@ -394,7 +394,13 @@ class KioskService:
             status = "ok"
         if status == "down":
             problems.append(f"the language model is not answering: {self.llm_error or 'server unreachable'}")
-        report = {"status": status, "backend": backend.name, "model": backend.model, "fallback": fallback}
+        report = {
+            "status": status,
+            "backend": backend.name,
+            "model": backend.model,
+            "fallback": fallback,
+            "degraded": bool(getattr(backend, "degraded", False)),
+        }
         if self.llm_error is not None:
             report["error"] = self.llm_error
         return report
