@@ -80,7 +80,8 @@ def build_speaker(config: HarkConfig, reporter: Reporter, persona: Persona | Non
 def llm_config(config: HarkConfig) -> LlmConfig:
     llm = config.llm
     kwargs: dict = {"backend": llm.backend, "host": llm.ollama_host or None, "timeout_s": llm.timeout_s}
-    if llm.model:
+    kwargs.update(base_url=llm.base_url, api_key_env=llm.api_key_env, sees_images=llm.sees_images)
+    if llm.model or llm.backend == "openai":  # no openai model id: the server's only one
         kwargs["embedded_model" if llm.backend == "embedded" else "model"] = llm.model
     return LlmConfig(**kwargs)
 
@@ -92,21 +93,26 @@ def retry_policy(config: HarkConfig) -> RetryPolicy:
     )
 
 
+SERVED_ENGINES = ("ollama", "openai")
+"""Engines behind a model server: wrapped with retries and, unless Ollama was named, the embedded fallback."""
+
+
 def build_backend(config: HarkConfig, reporter: Reporter) -> ChatBackend:
-    """The configured model; an Ollama model is wrapped with retries and, with `auto`, the embedded
-    model as its fallback."""
+    """The configured model; a served model is wrapped with retries and, with `auto` (Ollama) or `openai`,
+    the embedded model as its fallback."""
     start = time.monotonic()
     settings = llm_config(config)
     backend, note = select_backend(settings)
     reporter.info(f"{note} ({time.monotonic() - start:.1f}s)")
-    if backend.name != "ollama":
+    if backend.name not in SERVED_ENGINES:
         return backend
     fallback = None
-    if settings.backend == "auto" and config.recovery.fallback:
+    if settings.backend in ("auto", "openai") and config.recovery.fallback:
+        server = "Ollama" if backend.name == "ollama" else "the model server"
 
         def fallback() -> ChatBackend:
             embedded = EmbeddedBackend(settings.embedded_model)
-            reporter.info(f"Ollama is not answering: the {embedded.describe()} answers until it is back")
+            reporter.info(f"{server} is not answering: the {embedded.describe()} answers until it is back")
             return embedded
 
     return ResilientBackend(backend, fallback, retry_policy(config))

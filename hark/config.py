@@ -112,6 +112,12 @@ class LlmSettings:
     ollama_host: str = ""
     timeout_s: float = _between(60.0, 1, 600)
     """Longest wait for the model server to answer a request."""
+    base_url: str = ""
+    """With backend "openai": the server's API root, including /v1 (e.g. http://127.0.0.1:8000/v1)."""
+    api_key_env: str = ""
+    """With backend "openai": the environment variable holding the API key; "" or unset: no key is sent."""
+    sees_images: bool = False
+    """With backend "openai": the model takes images (a vision model); they are sent as image parts."""
 
 
 @dataclass(frozen=True)
