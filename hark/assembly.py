@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 from dialogue.analytics import Analytics
@@ -27,11 +28,12 @@ from hark.config import HarkConfig, SttSettings, TtsSettings
 from hark.errors import UserError
 from hark.paths import analytics_path, conversations_path, personas_dir
 from hark.report import Reporter
+from hark.wyoming_server import WyomingServices, service_info
 from vision.describe import describe
 from voice.endpointer import EndpointerConfig
 from voice.loop import Conversation, EventCallback, LoopConfig, TurnTaking, VoiceLoop
 from voice.player import Player
-from voice.ports import FrameProcessor, ProcessorChain
+from voice.ports import FrameProcessor, ProcessorChain, SpeechToText, TextToSpeech
 from voice.silero import SileroConfirmedVad
 from voice.sinks import AudioSink
 from voice.sources import AudioSource
@@ -152,17 +154,19 @@ def build_manager(
     keep: bool = True,
     resume: str | int | None = None,
     image_describer: Callable[[bytes], str] | None = None,
+    backend: ChatBackend | None = None,
 ) -> DialogueManager:
     """The dialogue manager: persona, guardrails, memory, recovery, vision, and, when `keep` and
     `privacy.log` allow, the conversation store and analytics. `resume`: "latest" or a conversation id.
 
     `image_describer` defaults to the vision package's local description (size, colours, OCR text).
+    `backend`: a chat model already built, shared with other conversations (default: a new one).
     """
     if resume is not None and not (keep and config.privacy.log):
         raise UserError("--resume needs the stored conversations, and storing them is off (privacy.log)")
     persona = build_persona(config)
     guardrails = Guardrails(config.guardrails)
-    backend = build_backend(config, reporter)
+    backend = backend or build_backend(config, reporter)
     conversations = turns = None
     if keep and config.privacy.log:
         retention = config.privacy.retention_days
@@ -250,3 +254,30 @@ def build_loop(
         processors=ProcessorChain(processors),
     )
     return loop, player
+
+
+# ---- network services --------------------------------------------------------------------------------
+
+
+def build_wyoming_services(
+    config: HarkConfig,
+    reporter: Reporter,
+    *,
+    transcriber: SpeechToText | None = None,
+    speaker: TextToSpeech | None = None,
+    backend: ChatBackend | None = None,
+) -> WyomingServices:
+    """What `hark.wyoming_server` offers: speech recognition, the persona's voice, and a dialogue manager
+    per conversation around one chat model. Pass the parts already loaded to share them."""
+    persona = build_persona(config)
+    shared = backend or build_backend(config, reporter)
+    voice = config.tts.voice or persona.voice
+    return WyomingServices(
+        transcriber=transcriber or build_transcriber(config, reporter),
+        speaker=speaker or build_speaker(config, reporter, persona),
+        new_manager=lambda: build_manager(config, reporter, backend=shared),
+        info=service_info(
+            config.stt.model, Path(voice).stem if voice.endswith(".onnx") else voice, persona.name
+        ),
+        max_utterance_s=config.vad.max_utterance_s,
+    )
