@@ -40,14 +40,30 @@ from voice.sources import AudioSource
 from voice.stt import SttConfig, Transcriber
 from voice.tts import Speaker, TtsConfig
 from voice.vad import FrameVad, WebRtcVad
+from voice.wyoming_client import WyomingServiceError, WyomingSpeaker, WyomingTranscriber
 
 T = TypeVar("T")
 
-STT_ENGINES: dict[str, Callable[[SttSettings], Transcriber]] = {
+
+def _remote(what: str, uri: str, connect: Callable[[], T]) -> T:
+    """A Wyoming engine, connected; a missing address or an unusable service is the user's to fix."""
+    if not uri:
+        raise UserError(
+            f'{what}.engine = "wyoming" needs the service\'s address: {what}.uri = "tcp://HOST:PORT"'
+        )
+    try:
+        return connect()
+    except WyomingServiceError as exc:
+        raise UserError(str(exc)) from None
+
+
+STT_ENGINES: dict[str, Callable[[SttSettings], SpeechToText]] = {
     "whisper": lambda s: Transcriber(SttConfig(model=s.model)),
+    "wyoming": lambda s: _remote("stt", s.uri, lambda: WyomingTranscriber(s.uri)),
 }
-TTS_ENGINES: dict[str, Callable[[TtsSettings, str, float], Speaker]] = {
+TTS_ENGINES: dict[str, Callable[[TtsSettings, str, float], TextToSpeech]] = {
     "piper": lambda _s, voice, rate: Speaker(TtsConfig(voice=voice, rate=rate)),
+    "wyoming": lambda s, _voice, _rate: _remote("tts", s.uri, lambda: WyomingSpeaker(s.uri, s.voice or None)),
 }
 
 
@@ -61,13 +77,14 @@ def timed_load(reporter: Reporter, what: str, load: Callable[[], T]) -> T:
 # ---- speech ------------------------------------------------------------------------------------------
 
 
-def build_transcriber(config: HarkConfig, reporter: Reporter) -> Transcriber:
+def build_transcriber(config: HarkConfig, reporter: Reporter) -> SpeechToText:
     make = STT_ENGINES[config.stt.engine]
     return timed_load(reporter, f"speech recognition ({config.stt.engine})", lambda: make(config.stt))
 
 
-def build_speaker(config: HarkConfig, reporter: Reporter, persona: Persona | None = None) -> Speaker:
-    """The configured voice, else the persona's, else the bundled one."""
+def build_speaker(config: HarkConfig, reporter: Reporter, persona: Persona | None = None) -> TextToSpeech:
+    """The configured voice, else the persona's, else the bundled one (a Wyoming service: its voice name
+    from the configuration, else its default)."""
     voice = config.tts.voice or (persona.voice if persona else None) or TtsConfig.voice
     rate = persona.rate if persona else 1.0
     make = TTS_ENGINES[config.tts.engine]
@@ -230,8 +247,8 @@ def build_loop(
     config: HarkConfig,
     source: AudioSource,
     sink: AudioSink,
-    transcriber: Transcriber,
-    speaker: Speaker,
+    transcriber: SpeechToText,
+    speaker: TextToSpeech,
     conversation: Conversation,
     on_event: EventCallback,
     *,

@@ -35,8 +35,8 @@ from voice.loop import LoopConfig, TurnTaking
 ENV_PREFIX = "HARK_"
 CONFIG_NAME = "hark.toml"
 LOG_LEVELS = ("debug", "info", "warning", "error")
-STT_ENGINES = ("whisper",)
-TTS_ENGINES = ("piper",)
+STT_ENGINES = ("whisper", "wyoming")
+TTS_ENGINES = ("piper", "wyoming")
 
 
 class ConfigError(UserError):
@@ -95,6 +95,8 @@ class SttSettings:
     """Transcripts Whisper is less sure of get a "say that again" instead of an answer."""
     partials: bool = True
     speculate: bool = True
+    uri: str = ""
+    """With engine "wyoming": the service's address, tcp://HOST:PORT or unix:///PATH."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,8 @@ class TtsSettings:
     engine: str = _one_of("piper", TTS_ENGINES)
     voice: str = ""
     """A Piper `.onnx` voice; empty: the persona's voice, else the bundled one."""
+    uri: str = ""
+    """With engine "wyoming": the service's address, tcp://HOST:PORT or unix:///PATH."""
 
 
 @dataclass(frozen=True)

@@ -14,38 +14,22 @@ import time
 import numpy as np
 import pytest
 from audio_fixtures import spoken
-from dialogue_fakes import FakeBackend
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
 from wyoming.event import Event, async_read_event
-from wyoming_peer import client, describe, error, handle, send_audio, synthesize, transcribe
+from wyoming_peer import client, describe, error, handle, hark_server, send_audio, synthesize, transcribe
 
-from dialogue.manager import DialogueManager
-from dialogue.messages import Message
 from hark.errors import UserError
-from hark.wyoming_server import WyomingServices, parse_uri, service_info, start_wyoming
+from hark.wyoming_server import parse_uri, start_wyoming
 from voice import SAMPLE_RATE
 from voice.decode import resample, to_float32
 
 QUESTION = "What is the capital of France?"
 
 
-def turn_reply(messages: list[Message]) -> str:
-    """Says what it was asked and how many questions this conversation has had: state is visible."""
-    asked = [m.content for m in messages if m.role == "user"]
-    return f"You asked {asked[-1]} That is question {len(asked)}."
-
-
 @pytest.fixture(scope="module")
 def server(transcriber, speaker):
-    services = WyomingServices(
-        transcriber=transcriber,
-        speaker=speaker,
-        new_manager=lambda: DialogueManager(FakeBackend(turn_reply)),
-        info=service_info("tiny.en", "joe-medium", "Hark"),
-        max_utterance_s=10.0,
-    )
-    running = start_wyoming("tcp://127.0.0.1:0", services)
+    running = hark_server(transcriber, speaker)
     yield running
     running.stop()
 

@@ -4,6 +4,7 @@ Assistant does, one request per call."""
 from __future__ import annotations
 
 import numpy as np
+from dialogue_fakes import FakeBackend
 from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncClient
@@ -13,7 +14,30 @@ from wyoming.handle import Handled
 from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize
 
+from dialogue.manager import DialogueManager
+from dialogue.messages import Message
+from hark.wyoming_server import WyomingServer, WyomingServices, service_info, start_wyoming
+
 READ_TIMEOUT_S = 60.0
+MAX_UTTERANCE_S = 10.0
+
+
+def turn_reply(messages: list[Message]) -> str:
+    """Says what it was asked and how many questions this conversation has had: state is visible."""
+    asked = [m.content for m in messages if m.role == "user"]
+    return f"You asked {asked[-1]} That is question {len(asked)}."
+
+
+def hark_server(transcriber, speaker) -> WyomingServer:
+    """Hark's Wyoming server on a free port over the real models, a fake chat model answering `turn_reply`."""
+    services = WyomingServices(
+        transcriber=transcriber,
+        speaker=speaker,
+        new_manager=lambda: DialogueManager(FakeBackend(turn_reply)),
+        info=service_info("tiny.en", "joe-medium", "Hark"),
+        max_utterance_s=MAX_UTTERANCE_S,
+    )
+    return start_wyoming("tcp://127.0.0.1:0", services)
 
 
 def client(uri: str) -> AsyncClient:
