@@ -48,7 +48,7 @@ from wyoming.info import (
 from wyoming.server import AsyncEventHandler
 from wyoming.tts import Synthesize
 
-from dialogue.manager import DialogueManager
+from dialogue.manager import DialogueManager, DialogueTurn
 from hark.errors import UserError
 from voice import SAMPLE_RATE
 from voice.decode import resample, to_float32
@@ -62,10 +62,12 @@ MIN_RATE, MAX_RATE = 8_000, 48_000
 """Input rates accepted (resampled to 16 kHz); anything else is an error, not a guess."""
 CHUNK_SAMPLES = 1024
 """Samples per synthesized `audio-chunk`."""
-MAX_EVENT_BYTES = 1 << 20
+MAX_EVENT_BYTES = 256 << 10
 """Largest JSON data or payload of one event: a 1 s chunk at 48 kHz stereo is 192 kB."""
 MAX_LINE_BYTES = 64 << 10
 MAX_CONVERSATIONS = 64
+QUEUED_EVENTS = 64
+"""Events of one connection read ahead of the one being answered."""
 LANGUAGE = "en"
 HARK = Attribution(name="Hark", url="https://pypi.org/project/hark/")
 
@@ -169,14 +171,35 @@ class Conversations:
         threading.Thread(target=close, name="hark-wyoming-close", daemon=True).start()
 
 
-def reply(manager: DialogueManager, lock: threading.Lock, text: str) -> str:
-    """The manager's whole reply to `text` (its reprompt when there is no text), committed to its memory."""
-    with lock:
-        turn = manager.begin_turn(text) if text.strip() else manager.reprompt()
-        for _ in turn.pieces():
-            pass
-        turn.finish()
-        return turn.record.reply
+class Reply:
+    """One `handle` request: a turn of a conversation's manager, run on a worker thread. `cancel()` (from the
+    event loop, when the client has left) abandons the model call; nothing of the reply was heard then."""
+
+    def __init__(self, manager: DialogueManager, lock: threading.Lock) -> None:
+        self._manager = manager
+        self._lock = lock
+        self._turn: DialogueTurn | None = None
+        self._cancelled = threading.Event()
+
+    def run(self, text: str) -> str:
+        """The whole reply to `text` (the reprompt when there is no text), committed to the memory."""
+        with self._lock:
+            manager = self._manager
+            turn = self._turn = manager.begin_turn(text) if text.strip() else manager.reprompt()
+            if self._cancelled.is_set():
+                turn.cancel()
+            for _ in turn.pieces():
+                pass
+            if turn.cancelled:
+                turn.finish(heard="", interrupted=True)
+            else:
+                turn.finish()
+            return turn.record.reply
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+        if self._turn is not None:
+            self._turn.cancel()
 
 
 async def read_event(reader: asyncio.StreamReader) -> Event | None:
@@ -228,20 +251,36 @@ class HarkEventHandler(AsyncEventHandler):
         """The audio stream was refused: its chunks are dropped until its audio-stop."""
 
     async def run(self) -> None:
-        """Events until the client leaves; an event that cannot be read ends the connection after an
-        `error` saying why (the stream cannot be trusted past it)."""
+        """Events are read here and answered in order by a worker, so a client that leaves is noticed at
+        once and its request abandoned (a reply being generated is cancelled). An event that cannot be read
+        ends the connection after an `error` saying why: the stream cannot be trusted past it."""
+        queue: asyncio.Queue[Event] = asyncio.Queue(QUEUED_EVENTS)
+        reading = asyncio.create_task(self._read(queue))
+        answering = asyncio.create_task(self._answer(queue))
         try:
-            while (event := await read_event(self.reader)) is not None:
-                if not await self.handle_event(event):
-                    break
-        except RequestError as exc:
-            with contextlib.suppress(ConnectionError):
-                await self.write_event(Error(text=exc.text, code=exc.code).event())
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass  # the client left mid-event
+            await asyncio.wait((reading, answering), return_when=asyncio.FIRST_COMPLETED)
+            failure = reading.exception() if reading.done() else None
+            if isinstance(failure, RequestError):
+                with contextlib.suppress(ConnectionError):
+                    await self.write_event(Error(text=failure.text, code=failure.code).event())
         finally:
+            for task in (reading, answering):
+                task.cancel()
+            await asyncio.gather(reading, answering, return_exceptions=True)
             self.conversations.drop(self)
             self.writer.close()
+
+    async def _read(self, queue: asyncio.Queue[Event]) -> None:
+        """Until the client leaves; a full queue holds back reading (and so the client)."""
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):  # left mid-event
+            while (event := await read_event(self.reader)) is not None:
+                await queue.put(event)
+
+    async def _answer(self, queue: asyncio.Queue[Event]) -> None:
+        """Until a reply cannot be written (the client left)."""
+        with contextlib.suppress(ConnectionError):
+            while True:
+                await self.handle_event(await queue.get())
 
     async def handle_event(self, event: Event) -> bool:
         try:
@@ -250,6 +289,11 @@ class HarkEventHandler(AsyncEventHandler):
             await self._refuse(event, exc.text, exc.code)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:  # the data of a known event is wrong
             await self._refuse(event, f"a malformed {event.type} event ({exc!r})", "bad-event")
+        except ConnectionError:
+            raise
+        except Exception as exc:  # a model failed: this request fails, the connection and the server go on
+            log.exception("Wyoming %s failed", event.type)
+            await self._refuse(event, f"{event.type} failed: {exc}", "failed")
         return True
 
     async def _refuse(self, event: Event, text: str, code: str) -> None:
@@ -344,8 +388,12 @@ class HarkEventHandler(AsyncEventHandler):
     async def _handle(self, transcript: Transcript) -> None:
         context = transcript.context or {}
         key = context.get("conversation_id")
-        manager, lock = self.conversations.get(key if isinstance(key, str) and key else self)
-        text = await asyncio.to_thread(reply, manager, lock, transcript.text)
+        job = Reply(*self.conversations.get(key if isinstance(key, str) and key else self))
+        try:
+            text = await asyncio.to_thread(job.run, transcript.text)
+        except asyncio.CancelledError:
+            job.cancel()
+            raise
         await self.write_event(Handled(text=text, context=transcript.context).event())
 
 

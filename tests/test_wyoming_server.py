@@ -5,20 +5,25 @@ embedded model)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
 import pytest
 from audio_fixtures import spoken
+from dialogue_fakes import FakeBackend
+from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
 from wyoming.event import Event, async_read_event
 from wyoming_peer import client, describe, error, handle, hark_server, send_audio, synthesize, transcribe
 
+from dialogue.manager import DialogueManager
 from hark.errors import UserError
 from hark.wyoming_server import parse_uri, start_wyoming
 from voice import SAMPLE_RATE
@@ -199,6 +204,29 @@ def test_garbage_ends_only_that_connection_with_an_error(server, raw, code):
     failure, closed, answer = run(go())
     assert failure.code == code and closed is None
     assert answer.text == "You asked Fine? That is question 1."
+
+
+def test_a_client_that_leaves_mid_reply_cancels_its_turn_alone(server, transcriber, speaker):
+    gate = threading.Event()  # never opened: the reply is still being generated when the client leaves
+    held = FakeBackend("This reply is never finished.", gate=gate)
+    services = dataclasses.replace(server.services, new_manager=lambda: DialogueManager(held))
+    leaving = start_wyoming("tcp://127.0.0.1:0", services)
+
+    async def go():
+        async with client(leaving.address) as peer:
+            await peer.write_event(Transcript(text="Tell me a long story.").event())
+            await asyncio.to_thread(held.started.wait, 10)
+        async with client(leaving.address) as other:  # the server goes on
+            return await describe(other)
+
+    try:
+        info = run(go())
+        deadline = time.monotonic() + 10
+        while held.cancelled == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        leaving.stop()
+    assert held.cancelled == 1 and info.handle
 
 
 def test_an_address_that_is_not_tcp_or_unix_is_a_user_error():
