@@ -67,6 +67,8 @@ MAX_EVENT_BYTES = 256 << 10
 MAX_LINE_BYTES = 64 << 10
 MAX_CONVERSATIONS = 64
 QUEUED_EVENTS = 64
+STOP_WAIT_S = 5.0
+"""At shutdown, longest wait for the connections to end (a transcription in progress finishes first)."""
 """Events of one connection read ahead of the one being answered."""
 LANGUAGE = "en"
 HARK = Attribution(name="Hark", url="https://pypi.org/project/hark/")
@@ -413,16 +415,16 @@ async def serve_wyoming(
     """Serve until cancelled. `started` is told the address clients can reach (its real port for port 0)."""
     scheme, where, port = parse_uri(uri)
     conversations = Conversations(services.new_manager)
-    tasks: set[asyncio.Task] = set()
+    connections: dict[asyncio.Task, HarkEventHandler] = {}
 
     async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        tasks.add(task)
+        handler = connections[task] = HarkEventHandler(reader, writer, services, conversations)
         try:
-            await HarkEventHandler(reader, writer, services, conversations).run()
+            await handler.run()
         finally:
-            tasks.discard(task)
+            del connections[task]
 
     if scheme == "tcp":
         server = await asyncio.start_server(connected, where, port, limit=MAX_LINE_BYTES)
@@ -437,11 +439,14 @@ async def serve_wyoming(
         async with server:
             if started is not None:
                 started(address)
-            await server.serve_forever()
+            try:
+                await server.serve_forever()
+            finally:  # each connection ends as if its client had left: requests in flight are abandoned
+                for handler in connections.values():
+                    handler.reader.feed_eof()
+                if connections:
+                    await asyncio.wait(list(connections), timeout=STOP_WAIT_S)
     finally:
-        for task in list(tasks):
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         conversations.close()
         if scheme == "unix":
             Path(where).unlink(missing_ok=True)
