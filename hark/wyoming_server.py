@@ -48,8 +48,11 @@ from wyoming.info import (
 from wyoming.server import AsyncEventHandler
 from wyoming.tts import Synthesize
 
+from dialogue.backends.base import ChatBackend
 from dialogue.manager import DialogueManager, DialogueTurn
+from hark.config import HarkConfig, load_config
 from hark.errors import UserError
+from hark.report import Reporter
 from voice import SAMPLE_RATE
 from voice.decode import resample, to_float32
 from voice.ports import SpeechToText, TextToSpeech
@@ -500,24 +503,33 @@ class WyomingServer:
         self._thread.join(timeout_s)
 
 
-def start_wyoming(uri: str, services: WyomingServices) -> WyomingServer:
-    """Start serving `services` at `uri` on a background thread; `stop()` the result when done."""
+def start_wyoming(
+    uri: str,
+    config: HarkConfig,
+    reporter: Reporter,
+    *,
+    transcriber: SpeechToText | None = None,
+    speaker: TextToSpeech | None = None,
+    backend: ChatBackend | None = None,
+) -> WyomingServer:
+    """Serve Hark's configured services at `uri` on a background thread; `stop()` the result when done. Pass
+    the models already loaded (e.g. by `hark serve`) to share them; the others are built from `config`."""
+    from hark.assembly import build_wyoming_services  # the assembly builds these services, so it imports us
+
+    services = build_wyoming_services(
+        config, reporter, transcriber=transcriber, speaker=speaker, backend=backend
+    )
     return WyomingServer(uri, services).start()
 
 
 def main(argv: list[str] | None = None) -> None:
     """A standalone Wyoming server with Hark's configuration (for tests and for trying it out)."""
-    from hark.assembly import build_wyoming_services
-    from hark.config import load_config
-    from hark.report import Reporter
-
     parser = argparse.ArgumentParser(prog="python -m hark.wyoming_server", description=main.__doc__)
     parser.add_argument("--uri", default="tcp://127.0.0.1:10700")
     parser.add_argument("--config", help="a hark.toml")
     args = parser.parse_args(argv)
     reporter = Reporter()
-    services = build_wyoming_services(load_config(args.config), reporter)
-    server = start_wyoming(args.uri, services)
+    server = start_wyoming(args.uri, load_config(args.config), reporter)
     reporter.info(f"Wyoming server listening on {server.address}")
     try:
         threading.Event().wait()

@@ -21,11 +21,24 @@ from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
 from wyoming.event import Event, async_read_event
-from wyoming_peer import client, describe, error, handle, hark_server, send_audio, synthesize, transcribe
+from wyoming_peer import (
+    client,
+    describe,
+    error,
+    handle,
+    hark_server,
+    send_audio,
+    synthesize,
+    transcribe,
+    turn_reply,
+)
 
 from dialogue.manager import DialogueManager
+from dialogue.persona import load_persona
+from hark.config import load_config
 from hark.errors import UserError
-from hark.wyoming_server import parse_uri, start_wyoming
+from hark.report import Reporter
+from hark.wyoming_server import WyomingServer, parse_uri, start_wyoming
 from voice import SAMPLE_RATE
 from voice.decode import resample, to_float32
 
@@ -210,7 +223,7 @@ def test_a_client_that_leaves_mid_reply_cancels_its_turn_alone(server, transcrib
     gate = threading.Event()  # never opened: the reply is still being generated when the client leaves
     held = FakeBackend("This reply is never finished.", gate=gate)
     services = dataclasses.replace(server.services, new_manager=lambda: DialogueManager(held))
-    leaving = start_wyoming("tcp://127.0.0.1:0", services)
+    leaving = WyomingServer("tcp://127.0.0.1:0", services).start()
 
     async def go():
         async with client(leaving.address) as peer:
@@ -237,7 +250,33 @@ def test_an_address_that_is_not_tcp_or_unix_is_a_user_error():
 
 def test_a_port_in_use_is_a_user_error(server):
     with pytest.raises(UserError, match="cannot listen"):
-        start_wyoming(server.address, server.services)
+        WyomingServer(server.address, server.services).start()
+
+
+def test_start_wyoming_builds_from_the_config_and_shares_the_models_it_is_given(transcriber, speaker):
+    shared = FakeBackend(turn_reply)
+    config = load_config(
+        None, {}, {"dialogue.persona": ("--persona", "concierge"), "privacy.log": ("--no-log", False)}
+    )
+    running = start_wyoming(
+        "tcp://127.0.0.1:0", config, Reporter(), transcriber=transcriber, speaker=speaker, backend=shared
+    )
+
+    async def go():
+        async with client(running.address) as one, client(running.address) as two:
+            return await describe(one), await handle(one, "Where?"), await handle(two, "When?")
+
+    try:
+        info, first, second = run(go())
+    finally:
+        running.stop()
+    assert running.services.transcriber is transcriber and running.services.speaker is speaker
+    assert info.handle[0].models[0].name == load_persona("concierge", None).name
+    assert (first.text, second.text) == (
+        "You asked Where? That is question 1.",
+        "You asked When? That is question 1.",
+    )
+    assert len(shared.seen) == 2  # one chat model answered both conversations
 
 
 @pytest.mark.integration

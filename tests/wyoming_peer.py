@@ -16,7 +16,7 @@ from wyoming.tts import Synthesize
 
 from dialogue.manager import DialogueManager
 from dialogue.messages import Message
-from hark.wyoming_server import WyomingServer, WyomingServices, service_info, start_wyoming
+from hark.wyoming_server import WyomingServer, WyomingServices, service_info
 
 READ_TIMEOUT_S = 60.0
 MAX_UTTERANCE_S = 10.0
@@ -37,7 +37,7 @@ def hark_server(transcriber, speaker) -> WyomingServer:
         info=service_info("tiny.en", "joe-medium", "Hark"),
         max_utterance_s=MAX_UTTERANCE_S,
     )
-    return start_wyoming("tcp://127.0.0.1:0", services)
+    return WyomingServer("tcp://127.0.0.1:0", services).start()
 
 
 def client(uri: str) -> AsyncClient:
