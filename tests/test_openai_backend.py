@@ -79,6 +79,8 @@ class ScriptedServer:
 
     def __init__(self, models: tuple[str, ...] = ("m1",), reply: tuple[str, ...] = ("Hello", " there.")):
         self.models = models
+        self.model_fields: dict = {}
+        """Extra fields of every model in /v1/models (e.g. vLLM's `max_model_len`)."""
         self.reply = reply
         self.status: int | None = None
         self.stall: threading.Event | None = None
@@ -94,7 +96,11 @@ class ScriptedServer:
 
             def do_GET(self) -> None:
                 self._json(
-                    200, {"object": "list", "data": [{"id": m, "object": "model"} for m in server.models]}
+                    200,
+                    {
+                        "object": "list",
+                        "data": [{"id": m, "object": "model", **server.model_fields} for m in server.models],
+                    },
                 )
 
             def do_POST(self) -> None:
@@ -234,6 +240,15 @@ def test_an_http_failure_is_a_backend_error(scripted, status, error):
     scripted.status = status
     with pytest.raises(error, match=str(status) if status == 500 else "no model 'm1'"):
         reply_text(OpenAIBackend("m1", scripted.url))
+
+
+@pytest.mark.parametrize(
+    ("fields", "context"), [({}, None), ({"max_model_len": 4096}, 4096), ({"max_model_len": 131072}, 8192)]
+)
+def test_the_context_is_what_the_server_says_capped(scripted, fields, context):
+    scripted.model_fields = fields
+    backend, _ = select_backend(LlmConfig(backend="openai", model="m1", base_url=scripted.url))
+    assert backend.context_length == context
 
 
 def test_an_unreachable_server_is_unavailable():

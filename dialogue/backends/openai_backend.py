@@ -28,6 +28,7 @@ from dialogue.backends.base import (
     TextDelta,
 )
 from dialogue.backends.http_cancel import CancellableTransport, new_pool
+from dialogue.backends.ollama_backend import DEFAULT_MAX_CONTEXT
 from dialogue.backends.select import LlmConfig
 from dialogue.messages import Message
 
@@ -75,6 +76,8 @@ class OpenAIBackend(StreamingBackend):
         self.api_key_env = api_key_env
         self.timeout_s = timeout_s
         self.sees_images = sees_images
+        self.context_length: int | None = None
+        """Tokens of context the server's model holds, when it says (until then the manager's default)."""
         self._pool = new_pool()
 
     def client(self, transport: httpx.BaseTransport | None = None, timeout_s: float | None = None) -> Any:
@@ -91,11 +94,11 @@ class OpenAIBackend(StreamingBackend):
         to send a request with neither)."""
         return {"Authorization": self._openai.omit} if client.api_key == NO_KEY else {}
 
-    def models(self, timeout_s: float = 5.0) -> list[str]:
-        """The model ids the server offers. Raises `BackendUnavailable` when it does not answer."""
+    def models(self, timeout_s: float = 5.0) -> dict[str, Any]:
+        """The models the server offers, by id. Raises `BackendUnavailable` when it does not answer."""
         client = self.client(timeout_s=timeout_s)
         try:
-            return [m.id for m in client.models.list(extra_headers=self._headers(client))]
+            return {m.id: m for m in client.models.list(extra_headers=self._headers(client))}
         except self._openai.APIConnectionError as exc:
             raise BackendUnavailable(f"the model server at {self.base_url} is not reachable") from exc
         except self._openai.APIStatusError as exc:
@@ -106,16 +109,19 @@ class OpenAIBackend(StreamingBackend):
             client.close()
 
     def check(self) -> None:
-        """Make sure the server answers and offers the model; without a model id, take its only one."""
+        """Make sure the server answers and offers the model (without a model id, take its only one); learn
+        its context where the server tells it (vLLM's `max_model_len`)."""
         offered = self.models()
         if not self.model and len(offered) == 1:
-            self.model = offered[0]
+            self.model = next(iter(offered))
         if self.model not in offered:
             raise ModelNotFound(
                 f"the model server at {self.base_url} has no model {self.model!r} "
                 f"(it offers: {', '.join(offered) or 'nothing'}; choose one with --model)",
                 self.model,
             )
+        known = (offered[self.model].model_extra or {}).get("max_model_len")
+        self.context_length = min(int(known), DEFAULT_MAX_CONTEXT) if known else None
 
     def _generate(
         self, messages: Sequence[Message], options: GenerationOptions, info: StreamInfo, cancel: Cancel
