@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dialogue.analytics import Analytics
 from dialogue.backends.base import BackendError, ChatBackend, ModelNotFound
@@ -28,7 +28,6 @@ from hark.config import HarkConfig, SttSettings, TtsSettings
 from hark.errors import UserError
 from hark.paths import analytics_path, conversations_path, personas_dir
 from hark.report import Reporter
-from hark.wyoming_server import WyomingServices, service_info
 from vision.describe import describe
 from voice.endpointer import EndpointerConfig
 from voice.loop import Conversation, EventCallback, LoopConfig, TurnTaking, VoiceLoop
@@ -40,30 +39,35 @@ from voice.sources import AudioSource
 from voice.stt import SttConfig, Transcriber
 from voice.tts import Speaker, TtsConfig
 from voice.vad import FrameVad, WebRtcVad
-from voice.wyoming_client import WyomingServiceError, WyomingSpeaker, WyomingTranscriber
+
+if TYPE_CHECKING:
+    from hark.wyoming_server import WyomingServices
 
 T = TypeVar("T")
 
 
-def _remote(what: str, uri: str, connect: Callable[[], T]) -> T:
-    """A Wyoming engine, connected; a missing address or an unusable service is the user's to fix."""
+def _remote(what: str, uri: str, engine: str, *args: object) -> Any:
+    """The Wyoming engine `engine` of `voice.wyoming_client`, connected (the `wyoming` package is imported
+    only when it is used); a missing address or an unusable service is the user's to fix."""
+    from voice import wyoming_client
+
     if not uri:
         raise UserError(
             f'{what}.engine = "wyoming" needs the service\'s address: {what}.uri = "tcp://HOST:PORT"'
         )
     try:
-        return connect()
-    except WyomingServiceError as exc:
+        return getattr(wyoming_client, engine)(uri, *args)
+    except wyoming_client.WyomingServiceError as exc:
         raise UserError(str(exc)) from None
 
 
 STT_ENGINES: dict[str, Callable[[SttSettings], SpeechToText]] = {
     "whisper": lambda s: Transcriber(SttConfig(model=s.model)),
-    "wyoming": lambda s: _remote("stt", s.uri, lambda: WyomingTranscriber(s.uri)),
+    "wyoming": lambda s: _remote("stt", s.uri, "WyomingTranscriber"),
 }
 TTS_ENGINES: dict[str, Callable[[TtsSettings, str, float], TextToSpeech]] = {
     "piper": lambda _s, voice, rate: Speaker(TtsConfig(voice=voice, rate=rate)),
-    "wyoming": lambda s, _voice, _rate: _remote("tts", s.uri, lambda: WyomingSpeaker(s.uri, s.voice or None)),
+    "wyoming": lambda s, _voice, _rate: _remote("tts", s.uri, "WyomingSpeaker", s.voice or None),
 }
 
 
@@ -286,6 +290,8 @@ def build_wyoming_services(
 ) -> WyomingServices:
     """What `hark.wyoming_server` offers: speech recognition, the persona's voice, and a dialogue manager
     per conversation around one chat model. Pass the parts already loaded to share them."""
+    from hark.wyoming_server import WyomingServices, service_info
+
     persona = build_persona(config)
     shared = backend or build_backend(config, reporter)
     voice = config.tts.voice or persona.voice
