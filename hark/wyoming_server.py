@@ -70,11 +70,13 @@ MAX_EVENT_BYTES = 256 << 10
 MAX_LINE_BYTES = 64 << 10
 MAX_CONVERSATIONS = 64
 QUEUED_EVENTS = 64
+"""Events of one connection read ahead of the one being answered."""
 STOP_WAIT_S = 5.0
 """At shutdown, longest wait for the connections to end (a transcription in progress finishes first)."""
-"""Events of one connection read ahead of the one being answered."""
 LANGUAGE = "en"
-HARK = Attribution(name="Hark", url="https://pypi.org/project/hark/")
+HARK = Attribution(name="Hark", url="")
+WHISPER = Attribution(name="faster-whisper (OpenAI Whisper)", url="https://github.com/SYSTRAN/faster-whisper")
+PIPER = Attribution(name="Piper", url="https://github.com/OHF-Voice/piper1-gpl")
 
 
 def describe_format(audio: AudioFormat) -> str:
@@ -105,10 +107,10 @@ class WyomingServices:
 def service_info(stt_model: str, voice: str, persona: str) -> Info:
     """The `info` answer: one program each for asr, tts and handle, named after what runs them."""
 
-    def artifact(name: str, description: str) -> dict[str, Any]:
+    def artifact(name: str, description: str, attribution: Attribution = HARK) -> dict[str, Any]:
         return {
             "name": name,
-            "attribution": HARK,
+            "attribution": attribution,
             "installed": True,
             "description": description,
             "version": None,
@@ -119,13 +121,13 @@ def service_info(stt_model: str, voice: str, persona: str) -> Info:
         asr=[
             AsrProgram(
                 **artifact("hark-asr", "Hark speech recognition (faster-whisper)"),
-                models=[AsrModel(**artifact(stt_model, "Whisper model"), languages=languages)],
+                models=[AsrModel(**artifact(stt_model, "Whisper model", WHISPER), languages=languages)],
             )
         ],
         tts=[
             TtsProgram(
                 **artifact("hark-tts", "Hark speech synthesis (Piper)"),
-                voices=[TtsVoice(**artifact(voice, "the persona's voice"), languages=languages)],
+                voices=[TtsVoice(**artifact(voice, "the persona's voice", PIPER), languages=languages)],
             )
         ],
         handle=[
@@ -160,12 +162,15 @@ class Conversations:
         if entry is not None:
             self._close(entry)
 
-    def close(self) -> None:
-        while self._managers:
-            self._close(self._managers.popitem()[1])
+    def close(self, timeout_s: float = STOP_WAIT_S) -> None:
+        """Close every manager, waiting (a bounded time) until their stores are closed."""
+        closing = [self._close(entry) for entry in self._managers.values()]
+        self._managers.clear()
+        for thread in closing:
+            thread.join(timeout_s)
 
     @staticmethod
-    def _close(entry: tuple[DialogueManager, threading.Lock]) -> None:
+    def _close(entry: tuple[DialogueManager, threading.Lock]) -> threading.Thread:
         """Close in the background: a manager waits for its summary call to stop, which takes a token."""
         manager, lock = entry
 
@@ -173,7 +178,9 @@ class Conversations:
             with lock:
                 manager.close()
 
-        threading.Thread(target=close, name="hark-wyoming-close", daemon=True).start()
+        thread = threading.Thread(target=close, name="hark-wyoming-close", daemon=True)
+        thread.start()
+        return thread
 
 
 class Reply:

@@ -38,7 +38,7 @@ from dialogue.persona import load_persona
 from hark.config import load_config
 from hark.errors import UserError
 from hark.report import Reporter
-from hark.wyoming_server import WyomingServer, parse_uri, start_wyoming
+from hark.wyoming_server import Conversations, WyomingServer, parse_uri, start_wyoming
 from voice import SAMPLE_RATE
 from voice.decode import resample, to_float32
 
@@ -309,3 +309,22 @@ def test_the_standalone_server_answers_over_the_embedded_model(tmp_path):
         process.wait(10)
     assert info.asr and info.tts and info.handle[0].models[0].name == "Hark"
     assert answer.text and answer.text.strip()
+
+
+def test_conversations_close_the_least_recently_used_past_the_limit():
+    class Manager:
+        def __init__(self) -> None:
+            self.closed = threading.Event()
+
+        def close(self) -> None:
+            self.closed.set()
+
+    conversations = Conversations(Manager, limit=2)
+    a, b = conversations.get("a")[0], conversations.get("b")[0]
+    assert conversations.get("a")[0] is a  # used again: now b is the oldest
+    c = conversations.get("c")[0]
+    assert b.closed.wait(5) and not a.closed.is_set() and not c.closed.is_set()
+    conversations.drop("a")
+    assert a.closed.wait(5)
+    conversations.close()
+    assert c.closed.is_set()
