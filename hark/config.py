@@ -35,8 +35,8 @@ from voice.loop import LoopConfig, TurnTaking
 ENV_PREFIX = "HARK_"
 CONFIG_NAME = "hark.toml"
 LOG_LEVELS = ("debug", "info", "warning", "error")
-STT_ENGINES = ("whisper",)
-TTS_ENGINES = ("piper",)
+STT_ENGINES = ("whisper", "wyoming")
+TTS_ENGINES = ("piper", "wyoming")
 
 
 class ConfigError(UserError):
@@ -97,6 +97,8 @@ class SttSettings:
     speculate: bool = True
     max_file_s: float = _between(7200.0, 1, 86400)
     """`hark transcribe` refuses a recording longer than this (it is read in chunks, memory stays bounded)."""
+    uri: str = ""
+    """With engine "wyoming": the service's address, tcp://HOST:PORT or unix:///PATH."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,8 @@ class TtsSettings:
     engine: str = _one_of("piper", TTS_ENGINES)
     voice: str = ""
     """A Piper `.onnx` voice; empty: the persona's voice, else the bundled one."""
+    uri: str = ""
+    """With engine "wyoming": the service's address, tcp://HOST:PORT or unix:///PATH."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,12 @@ class LlmSettings:
     """Longest wait for the model server to answer a request."""
     first_token_timeout_s: float = _between(8.0, 0.5, 600)
     """A first word later than this counts as a failure: the fallback answers, or an apology."""
+    base_url: str = ""
+    """With backend "openai": the server's API root, including /v1 (e.g. http://127.0.0.1:8000/v1)."""
+    api_key_env: str = ""
+    """With backend "openai": the environment variable holding the API key; "" or unset: no key is sent."""
+    sees_images: bool = False
+    """With backend "openai": the model takes images (a vision model); they are sent as image parts."""
 
 
 @dataclass(frozen=True)

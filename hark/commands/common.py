@@ -44,12 +44,22 @@ FLAGS = {
         Flag(
             "--llm",
             "llm.backend",
-            "auto|ollama|embedded (default auto: Ollama when it has the model, else embedded)",
+            "auto|ollama|embedded|openai (default auto: Ollama when it has the model, else embedded)",
             choices=LLM_CHOICES,
         ),
-        Flag("--model", "llm.model", "Ollama model name, or a GGUF path with --llm embedded"),
+        Flag(
+            "--model",
+            "llm.model",
+            "Ollama model name, a GGUF path (--llm embedded) or the server's model id (openai)",
+        ),
         Flag(
             "--ollama-host", "llm.ollama_host", "Ollama URL (default $OLLAMA_HOST or http://127.0.0.1:11434)"
+        ),
+        Flag(
+            "--base-url",
+            "llm.base_url",
+            "with --llm openai: the server's API root including /v1 (e.g. http://127.0.0.1:8000/v1)",
+            metavar="URL",
         ),
         Flag(
             "--persona",
@@ -112,7 +122,7 @@ FLAGS = {
     )
 }
 
-LLM = ("--llm", "--model", "--ollama-host")
+LLM = ("--llm", "--model", "--ollama-host", "--base-url")
 CONVERSATION = ("--persona", "--vision-model", "--no-log")
 LISTENING = ("--stt-model", "--hang", "--vad", "--noisy-room", "--no-partials", "--no-speculation")
 SPEAKING = ("--voice",)
