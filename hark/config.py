@@ -145,6 +145,8 @@ class DialogueSettings:
     max_history_messages: int = _whole(20, 0, 1000)
     summarise: bool = True
     summary_tokens: int = _whole(160, 16, 4096)
+    max_message_chars: int = _whole(4000, 100, 100_000)
+    """A typed message longer than this is refused with a clear message (checks stay fast, prompts fit)."""
 
 
 @dataclass(frozen=True)

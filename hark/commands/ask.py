@@ -20,6 +20,7 @@ from hark.commands.common import (
     add_config_args,
     add_json_arg,
     add_resume_arg,
+    check_message,
     config_from_args,
 )
 from hark.config import HarkConfig
@@ -184,6 +185,7 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
         raise UserError("give the question either typed or with --audio, not both")
     if not question and not args.audio:
         raise UserError('no question: type one (hark ask "what is in this picture?") or give --audio FILE')
+    check_message(question, config)
     start = time.monotonic()
     images = _load_images(args, config, camera, reporter)
     images_s = time.monotonic() - start

@@ -11,7 +11,16 @@ import sys
 
 from dialogue.manager import DialogueManager
 from hark import assembly
-from hark.commands.common import CONVERSATION, LLM, add_config_args, add_resume_arg, config_from_args
+from hark.commands.common import (
+    CONVERSATION,
+    LLM,
+    add_config_args,
+    add_resume_arg,
+    check_message,
+    config_from_args,
+)
+from hark.config import HarkConfig
+from hark.errors import UserError
 from hark.report import Reporter
 from vision.errors import ImageInputError
 from vision.sources import open_image
@@ -39,7 +48,7 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
         if manager.conversation_id is None:
             print(manager.persona.greeting, flush=True)
         reporter.info(HELP)
-        Repl(manager, reporter, images, private).run()
+        Repl(manager, reporter, images, config).run()
     finally:
         assembly.close_manager(manager)
     if manager.conversation_id is not None:
@@ -49,14 +58,17 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
 
 class Repl:
     def __init__(
-        self, manager: DialogueManager, reporter: Reporter, images: list[bytes], allow_private: bool = False
+        self, manager: DialogueManager, reporter: Reporter, images: list[bytes], config: HarkConfig
     ) -> None:
-        self.allow_private = allow_private
+        self.config = config
+        self.allow_private = config.vision.allow_private_urls
         self.manager = manager
         self.reporter = reporter
         self.images = images
 
     def run(self) -> None:
+        if hasattr(sys.stdin, "reconfigure"):  # bytes that are not UTF-8 are shown as �, never a crash
+            sys.stdin.reconfigure(errors="replace")
         while True:
             print(PROMPT, end="", file=sys.stderr, flush=True)
             line = sys.stdin.readline()
@@ -93,6 +105,11 @@ class Repl:
         return True
 
     def turn(self, text: str) -> None:
+        try:
+            check_message(text, self.config)
+        except UserError as exc:
+            self.reporter.info(f"error: {exc}")
+            return
         turn = self.manager.begin_turn(text, self.images)
         self.images = []
         pieces = turn.pieces()

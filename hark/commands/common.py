@@ -15,6 +15,7 @@ from typing import Any
 
 from dialogue.backends.select import LLM_CHOICES
 from hark.config import HarkConfig, default_path, load_config
+from hark.errors import UserError
 from voice.loop import TurnTaking
 
 _PREFIX = "setting__"
@@ -181,6 +182,15 @@ def add_resume_arg(parser: argparse.ArgumentParser) -> None:
         metavar="ID",
         help="continue a saved conversation (default: the latest)",
     )
+
+
+def check_message(text: str, config: HarkConfig) -> None:
+    """A typed message within `dialogue.max_message_chars`, or a `UserError` saying how long it may be."""
+    limit = config.dialogue.max_message_chars
+    if len(text) > limit:
+        raise UserError(
+            f"the message is {len(text)} characters long; the most is {limit} (dialogue.max_message_chars)"
+        )
 
 
 def add_json_arg(parser: argparse.ArgumentParser) -> None:
