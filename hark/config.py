@@ -161,6 +161,8 @@ class RecoverySettings:
 class PrivacySettings:
     log: bool = True
     retention_days: float = _setting(30.0, "0 (keep everything) or more", lambda v: v >= 0)
+    keep_kiosk_conversations: bool = False
+    """Keep a kiosk visitor's conversation after the visit (off: it is deleted when the session ends)."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from hark.commands import (
     knowledge,
     memory,
     personas,
+    privacy,
     say,
     settings,
     stats,
@@ -36,4 +37,5 @@ COMMANDS = (
     settings,
     knowledge,
     memory,
+    privacy,
 )
