@@ -31,6 +31,9 @@ WAIT_S = 60.0
 """Longest wait for the model (its lock, or the next token): generous, since a long prompt is read first."""
 JOIN_S = 5.0
 """Longest wait for a generation to stop after it was told to: one token, or the prompt it is reading."""
+EXIT_WAIT_S = 30.0
+"""At interpreter exit, how long a generation still inside llama.cpp is waited for. It stops at its next
+token, so this bounds only reading a prompt (at most the 2048-token context: a few seconds)."""
 AHEAD_TOKENS = 16
 """Tokens the model may run ahead of the reader: a reader that pauses (or is held) pauses the model too, so a
 generation nobody reads never runs to the end with the model's lock held."""
@@ -82,7 +85,7 @@ class EmbeddedBackend(StreamingBackend):
         self._workers: set[Callable[[], None]] = set()
         """What stops each generation in flight (its producer and its reader)."""
         backend = weakref.ref(self)
-        atexit.register(lambda: (alive := backend()) is not None and alive.close())
+        atexit.register(lambda: (alive := backend()) is not None and alive.close(EXIT_WAIT_S))
         """A generation still running at interpreter exit (a background summary, say) is stopped and waited
         for first: llama.cpp running during finalisation crashes the process."""
 
@@ -197,14 +200,14 @@ class EmbeddedBackend(StreamingBackend):
                 raise BackendTimeout(f"the embedded model was busy for {WAIT_S:g}s")
         return True
 
-    def close(self) -> None:
-        """Stop every generation in flight and wait (bounded) for the model to be free: llama.cpp must
-        not be running when the interpreter exits."""
+    def close(self, wait_s: float = JOIN_S) -> None:
+        """Stop every generation in flight and wait (at most `wait_s`) for the model to be free: llama.cpp
+        must not be running when the interpreter exits."""
         with self._lock_workers:
             stops = list(self._workers)
         for stop in stops:
             stop()
-        if self._lock.acquire(timeout=JOIN_S):
+        if self._lock.acquire(timeout=wait_s):
             self._lock.release()
 
     def describe(self) -> str:
