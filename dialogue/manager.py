@@ -212,7 +212,7 @@ class DialogueManager:
     """Conversation state and policy around a chat backend.
 
     A bare manager (`DialogueManager(backend)`) keeps the history in memory only and does not summarise;
-    `hark.dialogue_setup.build_manager` adds the persona, guardrails, summaries, store and analytics.
+    `hark.assembly.build_manager` adds the persona, guardrails, summaries, store and analytics.
     """
 
     def __init__(

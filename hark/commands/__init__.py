@@ -33,10 +33,7 @@ COMMANDS = (
     personas,
     stats,
     kiosk,
-<<<<<<< HEAD
     settings,
-=======
     knowledge,
     memory,
->>>>>>> kb
 )

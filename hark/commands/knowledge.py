@@ -11,7 +11,7 @@ from dialogue.knowledge.embeddings import AUTO
 from dialogue.knowledge.fetch import is_url
 from dialogue.knowledge.index import AddResult
 from hark.commands.common import add_json_arg
-from hark.dialogue_setup import data_dir
+from hark.paths import data_dir
 from hark.errors import UserError
 from hark.report import Reporter
 

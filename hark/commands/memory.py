@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dialogue.usermemory import DB_NAME, DEFAULT_USER, FactStore
 from hark.commands.common import add_json_arg
-from hark.dialogue_setup import data_dir
+from hark.paths import data_dir
 from hark.errors import UserError
 from hark.report import Reporter
 
