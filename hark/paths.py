@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from dialogue import analytics, store
+from dialogue.knowledge import index as knowledge_index
+from dialogue.usermemory import store as fact_store
 
 
 def data_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -27,3 +29,11 @@ def conversations_path() -> Path:
 
 def analytics_path() -> Path:
     return data_dir() / analytics.DB_NAME
+
+
+def knowledge_path() -> Path:
+    return data_dir() / knowledge_index.DB_NAME
+
+
+def user_memory_path() -> Path:
+    return data_dir() / fact_store.DB_NAME

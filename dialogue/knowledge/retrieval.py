@@ -73,10 +73,18 @@ class KnowledgeBase:
         self.settings = settings or RetrievalSettings()
         self._embedder = embedder
         self._cache: tuple[tuple[int, int], np.ndarray, np.ndarray] | None = None
+        self._count: tuple[tuple[int, int], int] | None = None
         self._lock = threading.Lock()
 
     def exists(self) -> bool:
         return self.index.embedder_of(self.name) is not None
+
+    def has_passages(self) -> bool:
+        """Whether the base holds any passage now (counted again only when the index has changed)."""
+        version = self.index.version()
+        if self._count is None or self._count[0] != version:
+            self._count = (version, self.index.chunk_count(self.name))
+        return self._count[1] > 0
 
     def embedder(self) -> Embedder | None:
         if self._embedder is None:

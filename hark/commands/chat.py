@@ -11,7 +11,15 @@ import sys
 
 from dialogue.manager import DialogueManager
 from hark import assembly
-from hark.commands.common import CONVERSATION, LLM, add_config_args, add_resume_arg, config_from_args
+from hark.commands.common import (
+    CONVERSATION,
+    GROUNDING,
+    LLM,
+    add_config_args,
+    add_resume_arg,
+    config_from_args,
+    source_line,
+)
 from hark.report import Reporter
 from vision.errors import ImageInputError
 from vision.sources import open_image
@@ -26,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--image", action="append", default=[], metavar="PATH", help="an image for your first message"
     )
     add_resume_arg(p)
-    add_config_args(p, *LLM, *CONVERSATION)
+    add_config_args(p, *LLM, *CONVERSATION, *GROUNDING)
     p.set_defaults(run=run)
 
 
@@ -103,3 +111,5 @@ class Repl:
             pieces.close()
             print(flush=True)
         turn.finish(interrupted=interrupted)
+        if turn.sources:
+            self.reporter.info(source_line(turn.sources))

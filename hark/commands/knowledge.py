@@ -6,18 +6,14 @@ import argparse
 import json
 from pathlib import Path
 
-from dialogue.knowledge import DB_NAME, DEFAULT_BASE, KnowledgeBase, KnowledgeError, KnowledgeIndex, ingest
+from dialogue.knowledge import DEFAULT_BASE, KnowledgeBase, KnowledgeError, KnowledgeIndex, ingest
 from dialogue.knowledge.embeddings import AUTO
 from dialogue.knowledge.fetch import is_url
 from dialogue.knowledge.index import AddResult
 from hark.commands.common import add_json_arg
-from hark.paths import data_dir
 from hark.errors import UserError
+from hark.paths import knowledge_path
 from hark.report import Reporter
-
-
-def index_path() -> Path:
-    return data_dir() / DB_NAME
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -67,7 +63,7 @@ def _add_kb_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def run_add(args: argparse.Namespace, reporter: Reporter) -> int:
-    index = KnowledgeIndex(index_path())
+    index = KnowledgeIndex(knowledge_path())
 
     def show(result: AddResult) -> None:
         if args.json:
@@ -81,7 +77,7 @@ def run_add(args: argparse.Namespace, reporter: Reporter) -> int:
 
 
 def run_list(args: argparse.Namespace, reporter: Reporter) -> int:
-    index = KnowledgeIndex(index_path())
+    index = KnowledgeIndex(knowledge_path())
     bases = [b for b in index.bases() if args.kb in (None, b.name)]
     if args.kb and not bases:
         raise KnowledgeError(f"no knowledge base named {args.kb!r}")
@@ -101,7 +97,7 @@ def run_list(args: argparse.Namespace, reporter: Reporter) -> int:
 
 
 def run_remove(args: argparse.Namespace, reporter: Reporter) -> int:
-    index = KnowledgeIndex(index_path())
+    index = KnowledgeIndex(knowledge_path())
     base = args.kb or DEFAULT_BASE
     if index.embedder_of(base) is None:
         raise KnowledgeError(f"no knowledge base named {base!r}")
@@ -126,7 +122,7 @@ def run_search(args: argparse.Namespace, reporter: Reporter) -> int:
         raise UserError("-k must be 1 or more")
     if args.min_score is not None and not 0 <= args.min_score <= 1:
         raise UserError("--min-score must be between 0 and 1")
-    base = KnowledgeBase(KnowledgeIndex(index_path()), args.kb)
+    base = KnowledgeBase(KnowledgeIndex(knowledge_path()), args.kb)
     if not base.exists():
         raise KnowledgeError(f"no knowledge base named {args.kb!r} (add documents with `hark knowledge add`)")
     passages = base.retrieve(args.query, args.k, args.min_score)

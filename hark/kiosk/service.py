@@ -114,7 +114,9 @@ class KioskService:
             if isinstance(event, VoiceEvent):
                 if self.conversation is not None:
                     self.conversation.on_loop_event(event)
-                event = event.to_json()
+                    event = self.conversation.voice.to_json(event)
+                else:
+                    event = event.to_json()
             self.log.emit(event)
             self.metrics.observe(event)
             kind = event.get("event")
@@ -184,7 +186,7 @@ class KioskService:
         cfg = self.config
         reporter = LogReporter(self.log)
         self.systemd.status("loading models")
-        manager = assembly.build_manager(cfg, reporter)
+        manager = assembly.build_manager(cfg, reporter, visits=True)
         player = None
         try:
             transcriber = assembly.build_transcriber(cfg, reporter)
