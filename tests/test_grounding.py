@@ -1,0 +1,265 @@
+"""Knowledge and personal memory wired into conversations: the manager's turn helpers, the reply events'
+sources, and the commands (`ask`, `chat`, `eval`) against the real index, real HTTP and the embedded model."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+from conftest import ROOT
+from dialogue_fakes import PERSONA, FakeBackend
+from fake_ollama import FakeOllama
+from knowledge_docs import write_corpus
+
+from dialogue.knowledge import KnowledgeBase, KnowledgeIndex, ingest
+from dialogue.knowledge.grounding import UNKNOWN, Grounding, is_question
+from dialogue.manager import DialogueManager
+from dialogue.usermemory import FactStore, PersonalMemory
+from hark import assembly
+from hark.cli import main
+from hark.config import load_config
+from hark.conversation import VoiceConversation
+from hark.errors import UserError
+from hark.evaluation.expectations import overlap
+from hark.paths import knowledge_path, user_memory_path
+from hark.report import Reporter
+from voice.events import Reply
+from voice.stt import Transcript
+
+OPENING = "When does the museum open on Sundays?"
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HARK_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def museum(home, tmp_path):
+    """The test documents in the knowledge base "museum" of $HARK_HOME (BM25: no embedder to load)."""
+    index = KnowledgeIndex(knowledge_path())
+    ingest.add(index, [str(write_corpus(tmp_path / "docs"))], "museum", embedder="none")
+    index.close()
+    return tmp_path / "docs"
+
+
+def manager_with(backend: FakeBackend, index: KnowledgeIndex, store: FactStore, **memory) -> DialogueManager:
+    helpers = [PersonalMemory(store, "sam", **memory), Grounding(KnowledgeBase(index, "museum"))]
+    return DialogueManager(backend, persona=PERSONA, helpers=helpers)
+
+
+def test_memory_and_passages_reach_the_prompt_and_unknowns_skip_the_model(museum):
+    backend = FakeBackend("The visitor guide says it opens at ten.")
+    store = FactStore(":memory:")
+    manager = manager_with(backend, KnowledgeIndex(knowledge_path()), store)
+    assert manager.reply("Remember that I'm vegetarian") == "OK, I'll remember that you're vegetarian."
+    assert backend.seen == []  # answered by Hark itself: no model call
+
+    turn = manager.begin_turn(OPENING)
+    assert "".join(turn.pieces()) == "The visitor guide says it opens at ten."
+    turn.finish()
+    system = backend.seen[-1][0].content
+    assert system.startswith(PERSONA.system_prompt)
+    assert "- I'm vegetarian" in system
+    assert '[1] From "Visitor guide > Opening hours":\nThe museum opens at 10:00 on Sunday' in system
+    assert "lockers" not in system  # the FAQ's passage does not answer this question
+    assert [s["path"] for s in turn.sources] == [str((museum / "guide.md").resolve())]
+
+    calls = len(backend.seen)
+    assert manager.reply("What is the capital of Mongolia?") == UNKNOWN
+    assert len(backend.seen) == calls  # nothing relevant: "I don't know", never a guess
+    assert manager.reply("Thanks, that was helpful") == "The visitor guide says it opens at ten."
+    assert "From " not in backend.seen[-1][0].content  # a remark, not a question: no passages, no refusal
+
+
+def test_a_dropped_speculative_turn_changes_no_memory(home):
+    store = FactStore(":memory:")
+    gate = threading.Event()
+    manager = DialogueManager(FakeBackend(gate=gate), persona=PERSONA, helpers=[PersonalMemory(store, "sam")])
+    dropped = manager.begin_turn("Remember that I'm vegan")
+    assert next(dropped.pieces()) == "OK, I'll remember that you're vegan."
+    dropped.cancel()
+    dropped.finish("", interrupted=True)
+    assert store.facts("sam") == []
+    noticed = manager.begin_turn("I'm allergic to peanuts.")  # a lasting fact said in passing
+    gate.set()
+    assert "".join(noticed.pieces())
+    noticed.finish()
+    assert [f.text for f in store.facts("sam")] == ["I'm allergic to peanuts"]
+
+
+def test_a_kiosk_visit_forgets_its_facts_when_the_session_ends(home):
+    reporter = Reporter()
+    config = load_config()
+    visit = assembly.build_helpers(config, assembly.build_persona(config), reporter, visits=True)
+    manager = DialogueManager(FakeBackend(), persona=PERSONA, helpers=visit)
+    manager.reply("Remember that I use a wheelchair")
+    assert "you use a wheelchair" in manager.reply("What do you know about me?")
+    manager.reset()  # what the kiosk does at session_end
+    assert manager.reply("What do you know about me?").startswith("I don't know anything about you")
+    assert not user_memory_path().exists()  # nothing about a visitor reached the disk
+
+    keep = config.replaced("memory.kiosk_keep", True)
+    kept = assembly.build_helpers(keep, assembly.build_persona(keep), reporter, visits=True)
+    manager = DialogueManager(FakeBackend(), persona=PERSONA, helpers=kept)
+    manager.reply("Remember that I use a wheelchair")
+    manager.reset()
+    assert [f.text for f in FactStore(user_memory_path()).facts("default")] == ["I use a wheelchair"]
+
+
+def test_which_knowledge_base_is_used(museum, home, tmp_path):
+    reporter = Reporter()
+    config = load_config()
+    persona = assembly.build_persona(config)
+    assert assembly.build_grounding(config, persona, reporter) is None  # the default base does not exist
+    assert assembly.build_grounding(
+        config.replaced("knowledge.base", "museum"), persona, reporter
+    ).base.name == ("museum")
+    with pytest.raises(UserError, match="no knowledge base named 'shop'"):
+        assembly.build_grounding(config.replaced("knowledge.base", "shop"), persona, reporter)
+    own = persona.__class__(name="Ada", greeting="Hi.", system_prompt="You are Ada.", knowledge="museum")
+    assert assembly.build_grounding(config, own, reporter).base.name == "museum"
+
+    index = KnowledgeIndex(knowledge_path())
+    ingest.add(index, [str(museum / "faq.txt")], "default", embedder="none")
+    grounding = assembly.build_grounding(config, persona, reporter)
+    assert grounding.base.name == "default" and grounding.aid("Can I bring my dog?").sources
+    index.remove(grounding.base.name, str((museum / "faq.txt").resolve()))
+    assert grounding.aid("Can I bring my dog?") is None  # an emptied base: Hark talks as without one
+
+
+def test_questions_are_told_from_remarks():
+    assert all(map(is_question, ["Where is the shop?", "is it open today", "Tell me about the lens"]))
+    assert not any(map(is_question, ["Thanks a lot.", "Hello there", "I'm just looking"]))
+
+
+def test_reply_events_carry_the_sources(museum):
+    manager = manager_with(
+        FakeBackend("It opens at ten."), KnowledgeIndex(knowledge_path()), FactStore(":memory:")
+    )
+    conversation = VoiceConversation(manager)
+    turn = conversation.begin_turn(Transcript(OPENING, 0.9, 0.0), 7)
+    heard = "".join(turn.pieces())
+    turn.finish(heard, False)
+    line = conversation.to_json(Reply(7, heard, False))
+    assert line["event"] == "reply" and line["text"] == "It opens at ten."
+    assert [s["title"] for s in line["sources"]] == ["Visitor guide"]
+    assert "sources" not in conversation.to_json(Reply(8, "Hello.", False))
+
+
+# -- the commands ----------------------------------------------------------------------------------
+
+
+def answering(messages: list[dict]) -> str:
+    """A fake model that answers from the passages when it gets some (as a good model would), and a
+    judge that finds such an answer supported."""
+    system = messages[0]["content"]
+    if system.startswith("You are a strict examiner"):
+        return '{"pass": true, "reason": "the guide gives the Sunday opening time"}'
+    if "opens at 10:00 on Sunday" in system:
+        return "The visitor guide says the museum opens at 10:00 on Sunday."
+    return "I am not sure."
+
+
+@pytest.fixture
+def server():
+    fake = FakeOllama(replier=answering).start()
+    yield fake
+    fake.stop()
+
+
+def system_prompts(server: FakeOllama) -> list[str]:
+    return [body["messages"][0]["content"] for path, body in server.requests if path == "/api/chat"]
+
+
+def test_ask_json_reply_names_its_sources(museum, server, capsys):
+    code = main(["ask", "--kb", "museum", "--ollama-host", server.url, "--llm", "ollama", "--json", OPENING])
+    out = capsys.readouterr().out
+    assert code == 0
+    reply = next(json.loads(line) for line in out.splitlines() if '"reply"' in line)
+    assert reply["text"] == "The visitor guide says the museum opens at 10:00 on Sunday."
+    assert reply["sources"] == [
+        {
+            "title": "Visitor guide",
+            "path": str((museum / "guide.md").resolve()),
+            "chunk": "The museum opens at 10:00 on Sunday and at 9:00 on other days. It closes at 18:00.",
+        }
+    ]
+    (prompt,) = system_prompts(server)
+    assert 'From "Visitor guide > Opening hours"' in prompt and "Fresnel" not in prompt
+
+
+def test_chat_names_sources_and_eval_checks_them(museum, server, monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(sys, "stdin", io.StringIO(OPENING + "\n"))
+    assert main(["chat", "--kb", "museum", "--ollama-host", server.url, "--llm", "ollama", "--no-log"]) == 0
+    captured = capsys.readouterr()
+    assert "opens at 10:00 on Sunday" in captured.out
+    assert f"sources: Visitor guide ({(museum / 'guide.md').resolve()})" in captured.err
+
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        "name: grounding\ncases:\n"
+        "  - name: opening hours\n"
+        f"    turns:\n      - user: {OPENING}\n"
+        "        expect: {sources: [guide.md], grounded: true}\n"
+        "  - name: not in the documents\n"
+        "    turns:\n      - user: Who painted the Mona Lisa?\n"
+        '        expect: {grounded: false, contains: "I don\'t know"}\n'
+        "  - name: wrong source\n"
+        f"    turns:\n      - user: {OPENING}\n"
+        "        expect: {sources: [faq.txt]}\n"
+    )
+    code = main(
+        ["eval", str(suite), "--kb", "museum", "--ollama-host", server.url, "--llm", "ollama", "--json"]
+    )
+    captured = capsys.readouterr()
+    assert captured.out, captured.err
+    result = json.loads(captured.out.splitlines()[-1])
+    checks = {case["name"]: [c for t in case["turns"] for c in t["checks"]] for case in result["results"]}
+    assert code == 1  # the wrong source fails
+    grounded = next(c for c in checks["opening hours"] if c["expect"] == "grounded")
+    assert grounded["status"] == "pass" and grounded["reason"].startswith("judge:")
+    assert all(c["status"] == "pass" for c in checks["not in the documents"])
+    assert [c["status"] for c in checks["wrong source"] if c["expect"] == "sources"] == ["fail"]
+
+
+def _chat(home, url: str, typed: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HARK_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "hark.cli", "chat", "--llm", "ollama", "--ollama-host", url, "--user", "sam"],
+        input=typed,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_memory_across_three_chat_sessions(home, fake_ollama):
+    first = _chat(home, fake_ollama.url, "Remember that I'm vegetarian\n")
+    assert first.returncode == 0, first.stderr
+    assert "OK, I'll remember that you're vegetarian." in first.stdout
+
+    second = _chat(home, fake_ollama.url, "What do you know about me?\nSuggest a dinner\n")
+    assert "Here's what I know about you: you're vegetarian." in second.stdout
+    assert "- I'm vegetarian" in system_prompts(fake_ollama)[-1]  # in front of the later conversation
+
+    third = _chat(home, fake_ollama.url, "Forget everything about me\nWhat do you know about me?\n")
+    assert "I've forgotten everything about you (1 fact)" in third.stdout
+    assert "I don't know anything about you yet" in third.stdout
+    assert FactStore(user_memory_path()).facts("sam") == []
+
+
+def test_a_real_grounded_answer_from_the_embedded_model(museum, capsys):
+    code = main(["ask", "--kb", "museum", "--llm", "embedded", "--json", OPENING])
+    assert code == 0
+    reply = next(json.loads(line) for line in capsys.readouterr().out.splitlines() if '"reply"' in line)
+    assert [s["title"] for s in reply["sources"]] == ["Visitor guide"]
+    # SmolLM2-135M paraphrases (and may garble a number), but it answers from the passage it was given
+    assert overlap(reply["text"], reply["sources"][0]["chunk"]) >= 0.5, reply["text"]
