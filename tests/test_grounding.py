@@ -11,6 +11,7 @@ import sys
 import threading
 
 import pytest
+from audio_fixtures import conversation_wav
 from conftest import ROOT
 from dialogue_fakes import PERSONA, FakeBackend
 from fake_ollama import FakeOllama
@@ -25,7 +26,7 @@ from hark.cli import main
 from hark.config import load_config
 from hark.conversation import VoiceConversation
 from hark.errors import UserError
-from hark.evaluation.expectations import overlap
+from hark.evaluation.expectations import Grounded, Outcome, Services, Sources, Status, Unavailable, overlap
 from hark.paths import knowledge_path, user_memory_path
 from hark.report import Reporter
 from voice.events import Reply
@@ -263,3 +264,58 @@ def test_a_real_grounded_answer_from_the_embedded_model(museum, capsys):
     assert [s["title"] for s in reply["sources"]] == ["Visitor guide"]
     # SmolLM2-135M paraphrases (and may garble a number), but it answers from the passage it was given
     assert overlap(reply["text"], reply["sources"][0]["chunk"]) >= 0.5, reply["text"]
+
+
+def test_a_spoken_question_gets_a_grounded_reply_with_sources(museum, server, speaker, tmp_path):
+    """`hark talk --json`: Piper speaks the question, Whisper hears it, the reply event names its source."""
+    wav, _ = conversation_wav(speaker, tmp_path / "question.wav", [OPENING, "Remember that I'm vegetarian."])
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    args = ["talk", "--input", str(wav), "--fast", "--json", "--kb", "museum", "--llm", "ollama"]
+    args += ["--ollama-host", server.url, "--output", str(tmp_path / "replies.wav")]
+    done = subprocess.run(
+        [sys.executable, "-m", "hark.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    replies = [e for e in map(json.loads, done.stdout.splitlines()) if e["event"] == "reply"]
+    assert [r["text"] for r in replies] == [
+        "The visitor guide says the museum opens at 10:00 on Sunday.",
+        "OK, I'll remember that you're vegetarian.",  # by voice too, without the model
+    ]
+    assert [s["title"] for s in replies[0]["sources"]] == ["Visitor guide"] and "sources" not in replies[1]
+    assert [f.text for f in FactStore(user_memory_path()).facts("default")] == ["I'm vegetarian"]
+
+
+# -- eval expectations -----------------------------------------------------------------------------
+
+GUIDE = {"title": "Visitor guide", "path": "/docs/guide.md", "chunk": "The museum opens at 10:00 on Sunday."}
+
+
+def outcome(reply: str, *sources: dict) -> Outcome:
+    return Outcome(user=OPENING, reply=reply, sources=sources)
+
+
+def test_sources_are_named_by_file_path_or_title():
+    assert Sources(("guide.md", "docs/guide.md", "Visitor guide")).check(
+        outcome("x", GUIDE), Services()
+    ).status == (Status.PASS)
+    failed = Sources(("faq.txt",)).check(outcome("x", GUIDE), Services())
+    assert failed.status is Status.FAIL and failed.reason == "missing 'faq.txt' (sources: guide.md)"
+
+
+def test_grounded_without_a_judge_is_lexical_and_says_so():
+    services = Services(judge=Unavailable("no judge model configured"))
+    supported = Grounded(True).check(outcome("It opens at 10:00 on Sundays.", GUIDE), services)
+    assert supported.status is Status.PASS
+    assert supported.reason == "lexical overlap 1.00 ≥ 0.60 (no judge model configured)"
+    invented = Grounded(True).check(outcome("Entry costs twelve euros for adults.", GUIDE), services)
+    assert invented.status is Status.FAIL and invented.reason.startswith("lexical overlap 0.00 < 0.60")
+    assert Grounded(True).check(outcome("It opens at ten."), services).reason == (
+        "no passage was retrieved for this turn"
+    )
+    assert Grounded(False).check(outcome("I don't know."), services).status is Status.PASS
+    assert Grounded(False).check(outcome("It opens at ten.", GUIDE), services).status is Status.FAIL
