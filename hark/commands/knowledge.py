@@ -7,10 +7,9 @@ import json
 from pathlib import Path
 
 from dialogue.knowledge import DEFAULT_BASE, KnowledgeBase, KnowledgeError, KnowledgeIndex, ingest
-from dialogue.knowledge.embeddings import AUTO
 from dialogue.knowledge.fetch import is_url
 from dialogue.knowledge.index import AddResult
-from hark.commands.common import add_json_arg
+from hark.commands.common import add_config_args, add_json_arg, config_from_args
 from hark.errors import UserError
 from hark.paths import knowledge_path
 from hark.report import Reporter
@@ -25,10 +24,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _add_kb_arg(add)
     add.add_argument(
         "--embed",
-        default=AUTO,
         metavar="auto|none|minilm|ollama:MODEL",
-        help="dense embeddings for a new base (auto: the bundled MiniLM when installed)",
+        help="dense embeddings for a new base (default: knowledge.embed, auto = MiniLM when installed)",
     )
+    add_config_args(add)
     add.add_argument("--allow-private", action="store_true", help="allow URLs on local or private addresses")
     add_json_arg(add)
     add.set_defaults(run=run_add)
@@ -72,7 +71,8 @@ def run_add(args: argparse.Namespace, reporter: Reporter) -> int:
             counts = f"{result.new} new, {result.kept} kept, {result.removed} removed"
             reporter.info(f"{result.status:<9} {result.path} ({counts})")
 
-    ingest.add(index, args.sources, args.kb, args.embed, args.allow_private, progress=show)
+    embed = args.embed or config_from_args(args).knowledge.embed
+    ingest.add(index, args.sources, args.kb, embed, args.allow_private, progress=show)
     return 0
 
 
