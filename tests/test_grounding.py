@@ -319,3 +319,28 @@ def test_grounded_without_a_judge_is_lexical_and_says_so():
     )
     assert Grounded(False).check(outcome("I don't know."), services).status is Status.PASS
     assert Grounded(False).check(outcome("It opens at ten.", GUIDE), services).status is Status.FAIL
+
+
+def test_a_kiosk_visitors_facts_end_with_the_visit(speaker, fake_ollama, tmp_path):
+    """The real kiosk on a Piper-spoken file: the next visitor is told nothing of the first one's facts."""
+    from test_kiosk_cli import Kiosk, home_env, kiosk_toml, visitors_wav
+
+    script = [0.6, "Hey Hark, remember that I'm vegetarian.", 1.5, "What do you know about me?", 5.0]
+    wav = visitors_wav(
+        speaker, tmp_path / "visitors.wav", [*script, "Hey Hark, what do you know about me?", 3.0]
+    )
+    config = kiosk_toml(
+        tmp_path, '[kiosk]\nhealth_port = 0\nwake_phrases = ["hey hark"]\nidle_timeout_s = 1.5\n'
+    )
+    env = home_env(tmp_path, HARK_LLM_BACKEND="ollama", HARK_LLM_OLLAMA_HOST=fake_ollama.url)
+    with Kiosk(
+        "--config", config, "--input", str(wav), "--output", str(tmp_path / "out.wav"), env=env
+    ) as kiosk:
+        kiosk.wait_for("turn", count=3)
+        assert kiosk.finish() == 0, "".join(kiosk.stderr)
+    replies = [r["text"] for r in kiosk.of("reply")]
+    assert "I'll remember that you're vegetarian" in replies[0]
+    assert "Here's what I know about you: you're vegetarian." in replies[1]
+    assert "I don't know anything about you yet" in replies[2]  # the second visitor
+    assert [e["session"] for e in kiosk.of("session_end")] == [1, 2]
+    assert not (tmp_path / "home" / "user_memory.sqlite3").exists()
