@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 
+import numpy as np
 import pytest
 from audio_fixtures import conversation_wav
 from conftest import ROOT
@@ -17,7 +18,7 @@ from dialogue_fakes import PERSONA, FakeBackend
 from fake_ollama import FakeOllama
 from knowledge_docs import write_corpus
 
-from dialogue.knowledge import KnowledgeBase, KnowledgeIndex, ingest
+from dialogue.knowledge import KnowledgeBase, KnowledgeError, KnowledgeIndex, ingest, retrieval
 from dialogue.knowledge.grounding import UNKNOWN, Grounding, is_question
 from dialogue.manager import DialogueManager
 from dialogue.usermemory import FactStore, PersonalMemory
@@ -344,3 +345,39 @@ def test_a_kiosk_visitors_facts_end_with_the_visit(speaker, fake_ollama, tmp_pat
     assert "I don't know anything about you yet" in replies[2]  # the second visitor
     assert [e["session"] for e in kiosk.of("session_end")] == [1, 2]
     assert not (tmp_path / "home" / "user_memory.sqlite3").exists()
+
+
+class FlakyEmbedder:
+    """Vectors from word hashes (enough to make a hybrid base); fails like an Ollama server that is down."""
+
+    name = "flaky"
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.down = False
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.calls += 1
+        if self.down:
+            raise KnowledgeError("Ollama cannot embed with flaky: timed out")
+        vectors = np.zeros((len(texts), 64), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().split():
+                vectors[row, hash(word) % 64] += 1
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+
+
+def test_a_failing_embedder_is_not_waited_for_on_every_turn(tmp_path, monkeypatch):
+    index = KnowledgeIndex(tmp_path / "kb.sqlite3")
+    embedder = FlakyEmbedder()
+    ingest.add(index, [str(write_corpus(tmp_path / "docs"))], "museum", embedder=embedder)
+    base = KnowledgeBase(index, "museum", embedder=embedder)
+    embedder.down, calls = True, embedder.calls
+    monkeypatch.setattr(retrieval, "EMBED_RETRY_S", 0.0)
+    base.retrieve(OPENING, 1)
+    base.retrieve(OPENING, 1)
+    assert embedder.calls == calls + 2  # without a pause it would be asked (and waited for) every time
+    monkeypatch.setattr(retrieval, "EMBED_RETRY_S", 30.0)
+    for _ in range(3):  # BM25 answers alone, and the embedder is asked once, not on each question
+        assert base.retrieve(OPENING, 1)[0].title == "Visitor guide"
+    assert embedder.calls == calls + 3
