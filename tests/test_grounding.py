@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -24,7 +25,7 @@ from dialogue.manager import DialogueManager
 from dialogue.usermemory import FactStore, PersonalMemory
 from hark import assembly
 from hark.cli import main
-from hark.config import load_config
+from hark.config import ConfigError, load_config
 from hark.conversation import VoiceConversation
 from hark.errors import UserError
 from hark.evaluation.expectations import Grounded, Outcome, Services, Sources, Status, Unavailable, overlap
@@ -381,3 +382,26 @@ def test_a_failing_embedder_is_not_waited_for_on_every_turn(tmp_path, monkeypatc
     for _ in range(3):  # BM25 answers alone, and the embedder is asked once, not on each question
         assert base.retrieve(OPENING, 1)[0].title == "Visitor guide"
     assert embedder.calls == calls + 3
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("HARK_KNOWLEDGE_EMBED", "ollama:", 'knowledge.embed: must be auto, none, minilm or "ollama:MODEL"'),
+        ("HARK_KNOWLEDGE_MIN_SCORE", "1.5", "knowledge.min_score: must be a number from 0 to 1"),
+        ("HARK_KNOWLEDGE_K", "0", "knowledge.k: must be a whole number from 1 to 20"),
+        ("HARK_MEMORY_USER", " ", "memory.user: must be a user name"),
+    ],
+)
+def test_knowledge_and_memory_settings_are_checked(variable, value, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(environ={variable: value})
+
+
+def test_the_flags_set_the_base_and_the_user(home, museum, capsys):
+    assert main(["memory", "list", "--user", "sam"]) == 0
+    assert "nothing remembered about 'sam'" in capsys.readouterr().err
+    config = load_config(
+        environ={}, flags={"knowledge.base": ("--kb", "museum"), "memory.user": ("--user", "sam")}
+    )
+    assert (config.knowledge.base, config.memory.user) == ("museum", "sam")

@@ -313,6 +313,8 @@ class KioskService:
         voice = (persona.voice, persona.rate)
         if manager is not None and voice != (manager.persona.voice, manager.persona.rate):
             later.append("persona voice")
+        if manager is not None and persona.knowledge != manager.persona.knowledge:
+            later.append("persona knowledge")
         self._apply(new, manager, persona, guardrails)
         self.config = new
         self.loaded_at = time.time()
