@@ -20,7 +20,7 @@ from dialogue.backends.resilient import ResilientBackend, RetryPolicy
 from dialogue.backends.select import LlmConfig, select_backend
 from dialogue.guardrails import Guardrails
 from dialogue.knowledge import DEFAULT_BASE, KnowledgeBase, KnowledgeIndex, RetrievalSettings
-from dialogue.knowledge.embeddings import QUERY_TIMEOUT_S, make_embedder
+from dialogue.knowledge.embeddings import OLLAMA, QUERY_TIMEOUT_S, make_embedder
 from dialogue.knowledge.grounding import Grounding
 from dialogue.manager import DialogueManager, TurnHelper
 from dialogue.memory import MemoryConfig
@@ -229,12 +229,17 @@ def build_grounding(config: HarkConfig, persona: Persona, reporter: Reporter) ->
                 f"no knowledge base named {name!r} (add documents with `hark knowledge add --kb {name}`)"
             )
         return None
-    embedder = make_embedder(spec, timeout_s=QUERY_TIMEOUT_S)
-    base = KnowledgeBase(index, name or DEFAULT_BASE, RetrievalSettings(settings.min_score), embedder)
-    if embedder is not None and spec.startswith("minilm"):
-        timed_load(reporter, "the knowledge embedder (MiniLM)", lambda: embedder.embed(["warm up"]))
-    reporter.info(f"answering from knowledge base {base.name!r} ({spec or 'BM25 only'})")
-    return Grounding(base, settings.k)
+    name = name or DEFAULT_BASE
+
+    def load() -> Grounding:
+        embedder = make_embedder(spec, timeout_s=QUERY_TIMEOUT_S)
+        if embedder is not None and not spec.startswith(OLLAMA):
+            embedder.embed(["warm up"])  # a local model: weights read and first-call set-up done now
+        return Grounding(
+            KnowledgeBase(index, name, RetrievalSettings(settings.min_score), embedder), settings.k
+        )
+
+    return timed_load(reporter, f"knowledge base {name!r} ({spec or 'BM25 only'})", load)
 
 
 def close_manager(manager: DialogueManager) -> None:
