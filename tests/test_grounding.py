@@ -327,7 +327,7 @@ def test_a_kiosk_visitors_facts_end_with_the_visit(speaker, fake_ollama, tmp_pat
     """The real kiosk on a Piper-spoken file: the next visitor is told nothing of the first one's facts."""
     from test_kiosk_cli import Kiosk, home_env, kiosk_toml, visitors_wav
 
-    script = [0.6, "Hey Hark, remember that I'm vegetarian.", 1.5, "What do you know about me?", 5.0]
+    script = [0.6, "Hey Hark, remember that I'm vegetarian.", 1.5, "What do you know about me?", 9.0]
     wav = visitors_wav(
         speaker, tmp_path / "visitors.wav", [*script, "Hey Hark, what do you know about me?", 3.0]
     )
@@ -340,11 +340,19 @@ def test_a_kiosk_visitors_facts_end_with_the_visit(speaker, fake_ollama, tmp_pat
     ) as kiosk:
         kiosk.wait_for("turn", count=3)
         assert kiosk.finish() == 0, "".join(kiosk.stderr)
+    sessions = [
+        (e["event"], e["session"], e.get("reason")) for e in kiosk.events if e["event"].startswith("session_")
+    ]
     replies = [r["text"] for r in kiosk.of("reply")]
+    assert [e[:2] for e in sessions] == [
+        ("session_start", 1),
+        ("session_end", 1),
+        ("session_start", 2),
+        ("session_end", 2),
+    ], sessions
     assert "I'll remember that you're vegetarian" in replies[0]
     assert "Here's what I know about you: you're vegetarian." in replies[1]
     assert "I don't know anything about you yet" in replies[2]  # the second visitor
-    assert [e["session"] for e in kiosk.of("session_end")] == [1, 2]
     assert not (tmp_path / "home" / "user_memory.sqlite3").exists()
 
 
