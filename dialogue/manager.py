@@ -268,8 +268,12 @@ class DialogueTurn:
 
     @property
     def remembered(self) -> bool:
-        """Whether the turn belongs in the history: a real exchange the user heard something of."""
-        return not self.canned and not (self._cancel.is_set() and not self.record.reply)
+        """Whether the turn belongs in the history: a real exchange the user heard something of. A turn a
+        guardrail blocked (at input or in the reply) is not: a role or an instruction it set up must not
+        reach the next model call."""
+        if self.canned or self.record.blocked:
+            return False
+        return not (self._cancel.is_set() and not self.record.reply)
 
 
 class DialogueManager:

@@ -95,6 +95,8 @@ class SttSettings:
     """Transcripts Whisper is less sure of get a "say that again" instead of an answer."""
     partials: bool = True
     speculate: bool = True
+    max_file_s: float = _between(7200.0, 1, 86400)
+    """`hark transcribe` refuses a recording longer than this (it is read in chunks, memory stays bounded)."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,8 @@ class VisionSettings:
     camera: str = ""
     """A camera index or video device path for snapshots when a user shows something; empty: none."""
     max_side: int = _whole(DEFAULT_LIMITS.max_side, 16, 8192)
+    allow_private_urls: bool = False
+    """Fetch image URLs on loopback, link-local and private addresses (off: such URLs are refused)."""
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,8 @@ def _load_images(
     limits = IntakeLimits(max_side=config.vision.max_side)
     if args.image.count(STDIN) > 1:
         raise UserError("only one --image can be - (standard input is read once)")
-    images = [open_image(spec, limits) for spec in args.image]
+    private = config.vision.allow_private_urls
+    images = [open_image(spec, limits, allow_private=private) for spec in args.image]
     if camera is not None:
         images.append(snapshot(parse_device(camera), max_side=limits.max_side))
     for image in images:

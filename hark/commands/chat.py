@@ -39,14 +39,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, reporter: Reporter) -> int:
-    images = [open_image(spec).data for spec in args.image]  # a bad image fails before any model loads
     config = config_from_args(args)
+    private = config.vision.allow_private_urls
+    images = [open_image(spec, allow_private=private).data for spec in args.image]  # before models load
     manager = assembly.build_manager(config, reporter, resume=args.resume)
     try:
         if manager.conversation_id is None:
             print(manager.persona.greeting, flush=True)
         reporter.info(HELP)
-        Repl(manager, reporter, images).run()
+        Repl(manager, reporter, images, private).run()
     finally:
         assembly.close_manager(manager)
     if manager.conversation_id is not None:
@@ -55,7 +56,10 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
 
 
 class Repl:
-    def __init__(self, manager: DialogueManager, reporter: Reporter, images: list[bytes]) -> None:
+    def __init__(
+        self, manager: DialogueManager, reporter: Reporter, images: list[bytes], allow_private: bool = False
+    ) -> None:
+        self.allow_private = allow_private
         self.manager = manager
         self.reporter = reporter
         self.images = images
@@ -86,7 +90,7 @@ class Repl:
             print(self.manager.persona.greeting, flush=True)
         elif name == "/image":
             try:
-                image = open_image(rest.strip().strip("'\""))
+                image = open_image(rest.strip().strip("'\""), allow_private=self.allow_private)
             except ImageInputError as exc:
                 self.reporter.info(f"error: {exc}")
             else:

@@ -62,6 +62,13 @@ FLAGS = {
         ),
         Flag("--no-log", "privacy.log", "save no conversation and no analytics", type=None, const=False),
         Flag("--stt-model", "stt.model", "Whisper: bundled (tiny.en), a model name or a CTranslate2 folder"),
+        Flag(
+            "--max-duration",
+            "stt.max_file_s",
+            "refuse recordings longer than this many seconds (7200)",
+            type=float,
+            metavar="SECONDS",
+        ),
         Flag("--voice", "tts.voice", "a Piper .onnx voice (default: the persona's, else the bundled voice)"),
         Flag("--hang", "vad.hang_s", "seconds of silence that end your turn (0.5)", type=float),
         Flag("--vad", "vad.aggressiveness", "VAD aggressiveness 0-3 (2)", type=int, choices=(0, 1, 2, 3)),
