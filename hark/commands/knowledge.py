@@ -7,12 +7,15 @@ import json
 from pathlib import Path
 
 from dialogue.knowledge import DEFAULT_BASE, KnowledgeBase, KnowledgeError, KnowledgeIndex, ingest
-from dialogue.knowledge.fetch import is_url
 from dialogue.knowledge.index import AddResult
 from hark.commands.common import add_config_args, add_json_arg, config_from_args
 from hark.errors import UserError
 from hark.paths import knowledge_path
 from hark.report import Reporter
+from vision.errors import FetchError
+from vision.fetch import any_address, fetch_url, is_public
+
+MAX_DOCUMENT_BYTES = 20 * 2**20
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -61,6 +64,21 @@ def _add_kb_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def url_fetcher(allow_private: bool) -> ingest.Fetch:
+    """Documents by URL through Hark's shared safe fetcher (`vision.fetch`): http(s), public addresses
+    only (checked after DNS, on every redirect, and connected to as checked) unless `allow_private`."""
+    policy = any_address if allow_private else is_public
+
+    def fetch(url: str) -> tuple[bytes, str]:
+        try:
+            return fetch_url(url, MAX_DOCUMENT_BYTES, allowed=policy)
+        except FetchError as exc:
+            hint = " (--allow-private allows it)" if str(exc).startswith("refused") else ""
+            raise KnowledgeError(f"{exc}{hint}") from exc
+
+    return fetch
+
+
 def run_add(args: argparse.Namespace, reporter: Reporter) -> int:
     index = KnowledgeIndex(knowledge_path())
 
@@ -72,7 +90,7 @@ def run_add(args: argparse.Namespace, reporter: Reporter) -> int:
             reporter.info(f"{result.status:<9} {result.path} ({counts})")
 
     embed = args.embed or config_from_args(args).knowledge.embed
-    ingest.add(index, args.sources, args.kb, embed, args.allow_private, progress=show)
+    ingest.add(index, args.sources, args.kb, embed, url_fetcher(args.allow_private), progress=show)
     return 0
 
 
@@ -108,7 +126,7 @@ def run_remove(args: argparse.Namespace, reporter: Reporter) -> int:
         reporter.info(f"removed knowledge base {base!r} ({count} documents)")
         return 0
     for path in args.paths:
-        stored = path if is_url(path) else str(Path(path).expanduser().resolve())
+        stored = path if ingest.is_url(path) else str(Path(path).expanduser().resolve())
         removed = index.remove(base, stored)
         if not removed:
             raise KnowledgeError(f"{path}: not in knowledge base {base!r}")
