@@ -196,6 +196,7 @@ def test_ask_json_reply_names_its_sources(museum, server, capsys):
     ]
     (prompt,) = system_prompts(server)
     assert 'From "Visitor guide > Opening hours"' in prompt and "Fresnel" not in prompt
+    assert "Name the source briefly" in prompt  # so the spoken answer says "The visitor guide says ..."
 
 
 def test_chat_names_sources_and_eval_checks_them(museum, server, monkeypatch, capsys, tmp_path):
