@@ -16,6 +16,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
+from dataclasses import dataclass
+from typing import Protocol
 
 from dialogue.analytics import Analytics
 from dialogue.backends.base import (
@@ -36,7 +38,15 @@ from dialogue.prompts import DEFAULT_SYSTEM_PROMPT
 from dialogue.record import STAGES, TurnRecord
 from dialogue.store import ConversationStore
 
-__all__ = ["APOLOGY", "INTERRUPTED_MARK", "DialogueManager", "DialogueTurn", "TurnRecord"]
+__all__ = [
+    "APOLOGY",
+    "INTERRUPTED_MARK",
+    "DialogueManager",
+    "DialogueTurn",
+    "TurnAid",
+    "TurnHelper",
+    "TurnRecord",
+]
 
 INTERRUPTED_MARK = " [interrupted by the user]"
 APOLOGY = "Sorry, I can't reach my language model right now. Please try again in a moment."
@@ -48,6 +58,34 @@ MISSING_MODEL_FALLBACK = MISSING_MODEL + " Until then, a smaller model on this c
 IMAGES_NOT_SEEN = (
     "I can't see images with the model I'm using, so this is from what this computer could make out."
 )
+
+
+@dataclass(frozen=True)
+class TurnAid:
+    """What a `TurnHelper` adds to one turn."""
+
+    reply: str | None = None
+    """Say this instead of asking the model (a memory request; "I don't know" when no document says)."""
+    context: str = ""
+    """System-prompt text for this turn only (retrieved passages, what the user asked Hark to remember)."""
+    sources: tuple[dict, ...] = ()
+    """Where the context came from, for the reply event (`[{"title", "path", "chunk"}]`)."""
+    commit: Callable[[], None] | None = None
+    """A lasting change, made only when the turn is finished and heard: a speculative turn the voice loop
+    drops changes nothing."""
+
+
+class TurnHelper(Protocol):
+    """Consulted at the start of every model turn, in order, inside the speculative window (the reply's
+    pump thread), so its work adds nothing audible to the answer time."""
+
+    def aid(self, text: str) -> TurnAid | None:
+        """What to add to the turn whose user text is `text`; None for nothing."""
+        ...
+
+    def reset(self) -> None:
+        """The conversation is forgotten (`DialogueManager.reset`, e.g. a kiosk visitor left)."""
+        ...
 
 
 class DialogueTurn:
@@ -67,6 +105,9 @@ class DialogueTurn:
         self._canned = canned
         self.record = TurnRecord(user=text, images=len(self.images))
         self._facts: list[str] | None = None
+        self._aids: list[TurnAid] = []
+        self.sources: list[dict] = []
+        """The sources the helpers gave the model for this turn (known once `pieces()` has begun)."""
         self._finished = False
         self._cancel = Cancel()
         self.announced_fallback = False
@@ -90,6 +131,11 @@ class DialogueTurn:
         if self._canned is not None:
             self.record.generated = self._canned
             yield self._canned
+            return
+        answer = self._consult()
+        if answer is not None:
+            self.record.generated = answer
+            yield answer
             return
         persona = self._manager.persona
         guard = self._manager.guardrails.output_guard(persona.system_prompt)
@@ -116,6 +162,19 @@ class DialogueTurn:
             refusal = (" " if generated and not generated[-1].isspace() else "") + persona.refusal
             self.record.generated += refusal
             yield refusal
+
+    def _consult(self) -> str | None:
+        """Ask the manager's helpers, in order; the first that answers the turn itself ends the round."""
+        for helper in self._manager.helpers:
+            if self._cancel.is_set():
+                break
+            aid = helper.aid(self.text)
+            if aid is not None:
+                self._aids.append(aid)
+                self.sources.extend(aid.sources)
+                if aid.reply is not None:
+                    return aid.reply
+        return None
 
     def _model_pieces(self) -> Iterator[str]:
         """The model's reply; on failure what was produced is kept, or a message says what went wrong."""
@@ -171,7 +230,8 @@ class DialogueTurn:
             shown = f"The user showed {len(self.images)} image(s), but you cannot see images"
             told = "and the user has been told so. Answer only from these facts found on this computer"
             user = Message("user", f"{self.text}\n\n[{shown}, {told}:\n{notes}]")
-        return manager.memory.window(manager.persona.system_prompt, user, manager.budget(backend))
+        system = "\n\n".join([manager.persona.system_prompt, *(a.context for a in self._aids if a.context)])
+        return manager.memory.window(system, user, manager.budget(backend))
 
     def _image_facts(self) -> list[str]:
         if self._facts is None:
@@ -200,6 +260,10 @@ class DialogueTurn:
         self._finished = True
         self.record.reply = (self.record.generated if heard is None else heard).strip()
         self.record.interrupted = interrupted or self._cancel.is_set()
+        if self.remembered:
+            for aid in self._aids:
+                if aid.commit is not None:
+                    aid.commit()
         self._manager.finish_turn(self)
 
     @property
@@ -233,15 +297,18 @@ class DialogueManager:
         store: ConversationStore | None = None,
         analytics: Analytics | None = None,
         vision_backend: ChatBackend | None = None,
+        helpers: Sequence[TurnHelper] = (),
     ) -> None:
         """`image_describer` turns an image into text (OCR, size, colours) for a model that cannot see;
-        `vision_backend` answers turns with images when `backend` cannot see them."""
+        `vision_backend` answers turns with images when `backend` cannot see them; `helpers` may add
+        context to each turn or answer it before the model (knowledge, personal memory)."""
         self.backend = backend
         self.options = options or GenerationOptions()
         self.persona = persona or Persona.plain(system_prompt)
         self.guardrails = guardrails or Guardrails()
         self.image_describer = image_describer
         self.vision_backend = vision_backend
+        self.helpers = tuple(helpers)
         self.store = store
         self.analytics = analytics
         config = memory or MemoryConfig(max_messages=max_history_messages, summarise=False)
@@ -370,6 +437,8 @@ class DialogueManager:
             self.conversation_id = None
             if self.store is not None:
                 self.store.purge()
+        for helper in self.helpers:
+            helper.reset()
 
     def warm_up(self, wait_s: float = 30.0) -> bool:
         """Have the model read the system prompt once before the first user speaks; True when it did.

@@ -9,6 +9,7 @@ A persona file:
     system_prompt = "You are {name}. Your manner is {style}.\\n{rules}"  # optional template
     refusal = "Sorry, I can't help with that."   # the answer to a turn a guardrail blocked
     reprompt = "Sorry, I didn't catch that."     # the answer to speech that was not understood
+    knowledge = "museum"                 # optional: the knowledge base it answers from
     [tts]
     voice = "bundled"                    # a Piper .onnx voice, or the bundled one
     rate = 1.0                           # speaking rate, 0.5 to 2.0
@@ -42,7 +43,7 @@ DEFAULT_TEMPLATE = (
 DEFAULT_REFUSAL = "Sorry, I can't help with that. Is there something else I can do for you?"
 DEFAULT_REPROMPT = "Sorry, I didn't catch that. Could you say it again?"
 PLACEHOLDERS = ("name", "style", "rules")
-TOP_KEYS = ("name", "greeting", "style", "rules", "system_prompt", "refusal", "reprompt", "tts")
+TOP_KEYS = ("name", "greeting", "style", "rules", "system_prompt", "refusal", "reprompt", "tts", "knowledge")
 TTS_KEYS = ("voice", "rate")
 
 
@@ -61,6 +62,8 @@ class Persona:
     rate: float = 1.0
     """Speaking rate for `voice.tts.TtsConfig.rate`."""
     source: str = "built-in"
+    knowledge: str = ""
+    """The knowledge base it answers from (`knowledge = "museum"`); empty: the configured or default one."""
 
     @classmethod
     def plain(cls, system_prompt: str) -> Persona:
@@ -130,6 +133,7 @@ def parse_persona(table: Mapping[str, Any], where: str) -> Persona:
         voice=_text(tts, "voice", where, "bundled"),
         rate=float(rate),
         source=where,
+        knowledge=_text(table, "knowledge", where) if "knowledge" in table else "",
     )
 
 

@@ -20,13 +20,17 @@ from dialogue.backends.ollama_backend import OllamaBackend
 from dialogue.backends.resilient import ResilientBackend, RetryPolicy
 from dialogue.backends.select import LlmConfig, select_backend
 from dialogue.guardrails import Guardrails
-from dialogue.manager import DialogueManager
+from dialogue.knowledge import DEFAULT_BASE, KnowledgeBase, KnowledgeIndex, RetrievalSettings
+from dialogue.knowledge.embeddings import OLLAMA, QUERY_TIMEOUT_S, make_embedder
+from dialogue.knowledge.grounding import Grounding
+from dialogue.manager import DialogueManager, TurnHelper
 from dialogue.memory import MemoryConfig
 from dialogue.persona import Persona, load_persona
 from dialogue.store import ConversationStore
+from dialogue.usermemory import FactStore, PersonalMemory
 from hark.config import HarkConfig, SttSettings, TtsSettings
 from hark.errors import UserError
-from hark.paths import analytics_path, conversations_path, personas_dir
+from hark.paths import analytics_path, conversations_path, knowledge_path, personas_dir, user_memory_path
 from hark.report import Reporter
 from vision.describe import describe
 from voice.endpointer import EndpointerConfig
@@ -179,9 +183,11 @@ def build_manager(
     resume: str | int | None = None,
     image_describer: Callable[[bytes], str] | None = None,
     backend: ChatBackend | None = None,
+    visits: bool = False,
 ) -> DialogueManager:
-    """The dialogue manager: persona, guardrails, memory, recovery, vision, and, when `keep` and
-    `privacy.log` allow, the conversation store and analytics. `resume`: "latest" or a conversation id.
+    """The dialogue manager: persona, guardrails, memory, recovery, vision, knowledge, the user's long-term
+    memory, and, when `keep` and `privacy.log` allow, the conversation store and analytics. `resume`:
+    "latest" or a conversation id. `visits`: conversations are kiosk visits (see `build_helpers`).
 
     `image_describer` defaults to the vision package's local description (size, colours, OCR text).
     `backend`: a chat model already built, shared with other conversations (default: a new one).
@@ -210,11 +216,64 @@ def build_manager(
         analytics=turns,
         vision_backend=build_vision_backend(config, backend, reporter),
         image_describer=image_describer or describe,
+        helpers=build_helpers(config, persona, reporter, keep=keep, visits=visits),
     )
     if resume is not None:
         conversation = manager.resume(None if resume == "latest" else resume)
         reporter.info(f"resuming conversation {conversation} ({len(manager.history)} messages)")
     return manager
+
+
+def build_helpers(
+    config: HarkConfig, persona: Persona, reporter: Reporter, *, keep: bool = True, visits: bool = False
+) -> list[TurnHelper]:
+    """The user's memory first (its requests are answered before anything else), then the knowledge base.
+
+    Memory is the configured user's, in $HARK_HOME, for a home install; a kiosk visitor's facts (`visits`)
+    and an evaluation's (`keep=False`) live in memory only, for one visit, unless `memory.kiosk_keep`.
+    """
+    helpers: list[TurnHelper] = []
+    memory = config.memory
+    if memory.enabled:
+        lasting = keep and (memory.kiosk_keep or not visits)
+        store = FactStore(user_memory_path() if lasting else ":memory:")
+        helpers.append(PersonalMemory(store, memory.user, memory.context_chars, per_visit=not lasting))
+    grounding = build_grounding(config, persona, reporter)
+    if grounding is not None:
+        helpers.append(grounding)
+    return helpers
+
+
+def build_grounding(config: HarkConfig, persona: Persona, reporter: Reporter) -> Grounding | None:
+    """Answers from `knowledge.base`, else the persona's base, else the default base when it has documents.
+
+    A base that was named and does not exist is an error; the default base is simply not used while empty.
+    Its embedder is loaded now (MiniLM reads its weights once), so the first question does not pay for it.
+    """
+    settings = config.knowledge
+    name = settings.base or persona.knowledge
+    path = knowledge_path()
+    if not name and not path.is_file():
+        return None
+    index = KnowledgeIndex(path)
+    spec = index.embedder_of(name or DEFAULT_BASE)
+    if spec is None:
+        if name:
+            raise UserError(
+                f"no knowledge base named {name!r} (add documents with `hark knowledge add --kb {name}`)"
+            )
+        return None
+    name = name or DEFAULT_BASE
+
+    def load() -> Grounding:
+        embedder = make_embedder(spec, timeout_s=QUERY_TIMEOUT_S)
+        if embedder is not None and not spec.startswith(OLLAMA):
+            embedder.embed(["warm up"])  # a local model: weights read and first-call set-up done now
+        return Grounding(
+            KnowledgeBase(index, name, RetrievalSettings(settings.min_score), embedder), settings.k
+        )
+
+    return timed_load(reporter, f"knowledge base {name!r} ({spec or 'BM25 only'})", load)
 
 
 def close_manager(manager: DialogueManager) -> None:

@@ -184,6 +184,31 @@ class LoggingSettings:
     """Include what visitors and Hark said; false logs only word counts."""
 
 
+@dataclass(frozen=True)
+class KnowledgeSettings:
+    base: str = ""
+    """The knowledge base answers come from; empty: the persona's, else the default base (when not empty)."""
+    min_score: float = _between(0.35, 0, 1)
+    """A passage less relevant than this is not used; a question with none gets "I don't know"."""
+    k: int = _whole(3, 1, 20)
+    embed: str = _setting(
+        "auto",
+        'auto, none, minilm or "ollama:MODEL"',
+        lambda v: v in ("auto", "none", "minilm") or (v.startswith("ollama:") and len(v) > 7),
+    )
+    """The embedder of a new base (`hark knowledge add`); a base keeps the one it was made with."""
+
+
+@dataclass(frozen=True)
+class MemorySettings:
+    enabled: bool = True
+    user: str = _setting("default", "a user name", lambda v: bool(v.strip()))
+    context_chars: int = _whole(600, 0, 20000)
+    """At most this much of what the user asked Hark to remember goes in front of each conversation."""
+    kiosk_keep: bool = False
+    """Keep kiosk visitors' facts after their visit (as the user `memory.user`)."""
+
+
 SECTIONS: dict[str, type] = {
     "audio": AudioSettings,
     "vad": VadSettings,
@@ -197,6 +222,8 @@ SECTIONS: dict[str, type] = {
     "privacy": PrivacySettings,
     "kiosk": KioskSettings,
     "logging": LoggingSettings,
+    "knowledge": KnowledgeSettings,
+    "memory": MemorySettings,
 }
 """Every section, in the order of the documented `hark.toml`."""
 _TYPE_MEANS = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
@@ -227,6 +254,8 @@ class HarkConfig:
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     kiosk: KioskSettings = field(default_factory=KioskSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    knowledge: KnowledgeSettings = field(default_factory=KnowledgeSettings)
+    memory: MemorySettings = field(default_factory=MemorySettings)
     source: str = "defaults"
     """The file it was read from, or "defaults"."""
     origins: Mapping[str, Origin] = field(default_factory=dict)

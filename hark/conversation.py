@@ -6,10 +6,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from dialogue.manager import DialogueManager, DialogueTurn
-from dialogue.record import TurnRecord
 from vision.errors import CameraError
 from vision.intent import refers_to_camera
-from voice.events import Metrics, VoiceEvent
+from voice.events import Metrics, Reply, VoiceEvent
 from voice.stt import Transcript
 
 PENDING_TURNS = 16
@@ -22,7 +21,8 @@ class VoiceConversation:
     Speech that came out empty or below `min_confidence` gets the persona's reprompt instead of a model call
     (recorded in analytics as a reprompt). Give `on_event` the voice loop's events too, so that each turn's
     analytics row gets the loop's stage latencies (endpointing, STT, TTS, end of speech to first audio),
-    matched by turn id.
+    matched by turn id; `to_json` gives an event's `--json` line, a reply's with the `sources` its answer
+    came from.
     """
 
     def __init__(
@@ -37,7 +37,7 @@ class VoiceConversation:
         self.snapshot = snapshot
         """Takes a camera picture (JPEG bytes) for questions about what the user shows ("what is this?")."""
         self.on_camera_error = on_camera_error
-        self._records: OrderedDict[int, TurnRecord] = OrderedDict()
+        self._turns: OrderedDict[int, DialogueTurn] = OrderedDict()
 
     def begin_turn(self, transcript: Transcript, turn_id: int) -> DialogueTurn:
         if not transcript.text.strip() or transcript.confidence < self.min_confidence:
@@ -45,9 +45,9 @@ class VoiceConversation:
         else:
             turn = self.manager.begin_turn(transcript.text, self._look(transcript.text))
             turn.record.stt_confidence = transcript.confidence
-        self._records[turn_id] = turn.record
-        while len(self._records) > PENDING_TURNS:
-            self._records.popitem(last=False)
+        self._turns[turn_id] = turn
+        while len(self._turns) > PENDING_TURNS:
+            self._turns.popitem(last=False)
         return turn
 
     def _look(self, text: str) -> list[bytes]:
@@ -63,5 +63,13 @@ class VoiceConversation:
 
     def on_event(self, event: VoiceEvent) -> None:
         """A loop event; `metrics` (sent right after a turn is finished) completes that turn's latencies."""
-        if isinstance(event, Metrics) and (record := self._records.pop(event.turn_id, None)) is not None:
-            self.manager.add_latencies(record, event.latencies())
+        if isinstance(event, Metrics) and (turn := self._turns.pop(event.turn_id, None)) is not None:
+            self.manager.add_latencies(turn.record, event.latencies())
+
+    def to_json(self, event: VoiceEvent) -> dict:
+        """The event's `--json` line; a reply's also names its sources (`[{"title", "path", "chunk"}]`)
+        when its answer came from a knowledge base (the key is absent otherwise)."""
+        line = event.to_json()
+        if isinstance(event, Reply) and (turn := self._turns.get(event.turn_id)) is not None and turn.sources:
+            line["sources"] = turn.sources
+        return line

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from dialogue import analytics, store
+from dialogue.knowledge import index as knowledge_index
+from dialogue.usermemory import store as fact_store
 from hark.errors import UserError
 
 
@@ -31,3 +33,11 @@ def conversations_path() -> Path:
 
 def analytics_path() -> Path:
     return data_dir() / analytics.DB_NAME
+
+
+def knowledge_path() -> Path:
+    return data_dir() / knowledge_index.DB_NAME
+
+
+def user_memory_path() -> Path:
+    return data_dir() / fact_store.DB_NAME

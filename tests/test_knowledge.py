@@ -22,6 +22,7 @@ from dialogue.knowledge.documents import Section, parse
 from dialogue.knowledge.query import match_expression, terms
 from hark.benchmark.knowledge_corpus import generate, write
 from hark.cli import main
+from hark.commands.knowledge import url_fetcher
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -214,18 +215,22 @@ def web():
 
 
 def test_urls_are_fetched_and_local_addresses_refused_unless_allowed(index, web):
-    with pytest.raises(KnowledgeError, match="local or private address"):
+    with pytest.raises(
+        KnowledgeError, match=r"local, private or reserved address .* \(--allow-private allows"
+    ):
+        ingest.add(index, [f"{web}/faq"], "default", "none", url_fetcher(False))
+    with pytest.raises(KnowledgeError, match="URLs cannot be added here"):
         ingest.add(index, [f"{web}/faq"], "default", "none")
-    [result] = ingest.add(index, [f"{web}/moved"], "default", "none", allow_private=True)
-    assert result.path == f"{web}/faq"
+    [result] = ingest.add(index, [f"{web}/moved"], "default", "none", url_fetcher(True))
+    assert result.path == f"{web}/moved"  # as given (redirected to /faq), so `remove` takes it as given
     assert KnowledgeBase(index).retrieve("Can I borrow a stroller?", 1)[0].title == "Online FAQ"
     for url, message in [
         (f"{web}/nothing-here", "HTTP 404"),
-        ("http://127.0.0.1:9/faq", "cannot be fetched"),
+        ("http://127.0.0.1:9/faq", "could not fetch"),
         ("ftp://example.org/faq.txt", "only http"),
     ]:
         with pytest.raises(KnowledgeError, match=message):
-            ingest.add(index, [url], "default", "none", allow_private=True)
+            ingest.add(index, [url], "default", "none", url_fetcher(True))
     assert len(index.documents()) == 1
 
 
@@ -255,7 +260,7 @@ def test_cli_add_list_search_remove(corpus, tmp_path, monkeypatch, capsys):
     ("argv", "message"),
     [
         (["knowledge", "add", "/no/such/file.md"], "error: /no/such/file.md: no such file or folder"),
-        (["knowledge", "add", "http://127.0.0.1:9/x.html"], "local or private address"),
+        (["knowledge", "add", "http://127.0.0.1:9/x.html"], "local, private or reserved address"),
         (["knowledge", "search", "x", "-k", "0"], "error: -k must be 1 or more"),
         (["knowledge", "remove"], "error: name what to remove"),
     ],

@@ -161,8 +161,8 @@ def test_memory_outlives_the_process(tmp_path):
     """Remember in one process, recall in the next, forget in a third (through `hark memory`)."""
     say = (
         "from dialogue.usermemory import FactStore, PersonalMemory\n"
-        "from hark.commands.memory import memory_path\n"
-        "print(PersonalMemory(FactStore(memory_path()), 'sam').respond({!r}))"
+        "from hark.paths import user_memory_path\n"
+        "print(PersonalMemory(FactStore(user_memory_path()), 'sam').respond({!r}))"
     )
     assert (
         _python(say.format("Remember that I'm vegetarian"), tmp_path)
@@ -187,9 +187,9 @@ def test_memory_outlives_the_process(tmp_path):
 
 def test_memory_cli_list_and_forget_by_number(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HARK_HOME", str(tmp_path))
-    from hark.commands.memory import memory_path
+    from hark.paths import user_memory_path
 
-    memory = PersonalMemory(FactStore(memory_path()), "default")
+    memory = PersonalMemory(FactStore(user_memory_path()), "default")
     memory.respond("Remember that I'm vegetarian")
     memory.respond("Remember that my birthday is on May 3")
     assert main(["memory", "list", "--json"]) == 0

@@ -20,6 +20,8 @@ AUTO = "auto"
 NONE = "none"
 OLLAMA = "ollama:"
 EMBED_TIMEOUT_S = 30.0
+QUERY_TIMEOUT_S = 2.0
+"""A question waits this long for Ollama's embedding before BM25 answers alone (in a live turn)."""
 
 
 class Embedder(Protocol):
@@ -59,9 +61,9 @@ def _minilm() -> minilm.MiniLM:
     return minilm.MiniLM()
 
 
-def make_embedder(spec: str) -> Embedder | None:
+def make_embedder(spec: str, timeout_s: float = EMBED_TIMEOUT_S) -> Embedder | None:
     """ "auto" (MiniLM when its package is installed, else none), "none", "minilm" or the stored name
-    "minilm:all-MiniLM-L6-v2", or "ollama:MODEL"."""
+    "minilm:all-MiniLM-L6-v2", or "ollama:MODEL" (each request waits at most `timeout_s`)."""
     if spec in (NONE, ""):
         return None
     if spec == AUTO:
@@ -69,5 +71,5 @@ def make_embedder(spec: str) -> Embedder | None:
     if spec in ("minilm", minilm.NAME):
         return _minilm()
     if spec.startswith(OLLAMA) and spec != OLLAMA:
-        return OllamaEmbedder(spec.removeprefix(OLLAMA))
+        return OllamaEmbedder(spec.removeprefix(OLLAMA), timeout_s=timeout_s)
     raise KnowledgeError(f"unknown embedder {spec!r} (use auto, none, minilm or ollama:MODEL)")

@@ -167,6 +167,11 @@ class KnowledgeIndex:
         ).fetchall()
         return [BaseInfo(*row) for row in rows]
 
+    def chunk_count(self, base: str) -> int:
+        return self._db.execute(
+            "SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.doc WHERE d.base = ?", (base,)
+        ).fetchone()[0]
+
     def documents(self, base: str | None = None) -> list[DocumentInfo]:
         rows = self._db.execute(
             """SELECT d.base, d.path, d.title, d.kind, count(c.id), d.added

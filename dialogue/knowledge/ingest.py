@@ -17,11 +17,18 @@ from dialogue.knowledge import documents
 from dialogue.knowledge.chunking import chunk_sections
 from dialogue.knowledge.embeddings import AUTO, Embedder, make_embedder
 from dialogue.knowledge.errors import KnowledgeError
-from dialogue.knowledge.fetch import fetch, is_url
 from dialogue.knowledge.index import AddResult, KnowledgeIndex
 
 PARSER_VERSION = "1"  # part of a document's digest: a new parser re-indexes documents it reads differently
 _BASE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+Fetch = Callable[[str], tuple[bytes, str]]
+"""A URL → its body and Content-Type, or a `KnowledgeError`. The caller gives it: Hark passes its shared
+safe fetcher (http(s) only, public addresses only unless allowed, size and time bounded)."""
+
+
+def is_url(source: str) -> bool:
+    return "://" in source
 
 
 @dataclass(frozen=True)
@@ -43,14 +50,16 @@ def check_base_name(name: str) -> str:
     return name
 
 
-def collect(sources: Iterable[str], allow_private: bool = False) -> list[Source]:
+def collect(sources: Iterable[str], fetch: Fetch | None = None) -> list[Source]:
     """Read every source; folders recursively (files of unsupported types in a folder are passed over,
-    a file named explicitly must be supported)."""
+    a file named explicitly must be supported). A URL is stored as given (so it is removed as given)."""
     found: list[Source] = []
     for source in sources:
         if is_url(source):
-            page = fetch(source, allow_private=allow_private)
-            found.append(Source(page.url, documents.kind_of(page.url, page.content_type), page.data))
+            if fetch is None:
+                raise KnowledgeError(f"{source}: URLs cannot be added here (no fetcher)")
+            data, content_type = fetch(source)
+            found.append(Source(source, documents.kind_of(source, content_type), data))
             continue
         path = Path(source).expanduser()
         if path.is_dir():
@@ -81,14 +90,14 @@ def add(
     sources: Iterable[str],
     base: str,
     embedder: str | Embedder = AUTO,
-    allow_private: bool = False,
+    fetch: Fetch | None = None,
     progress: Callable[[AddResult], None] | None = None,
 ) -> list[AddResult]:
     """Add or refresh documents in `base`. The base's embedder (a spec for `make_embedder`, or an
     embedder) is chosen when the base is created ("auto": MiniLM when installed) and kept; asking for
     another one for an existing base is an error."""
     check_base_name(base)
-    found = collect(sources, allow_private)
+    found = collect(sources, fetch)
     pending = []
     for source in found:
         if index.document_digest(base, source.path) == source.digest:

@@ -11,6 +11,7 @@ not know.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,9 @@ from dialogue.knowledge.query import match_expression, terms
 from dialogue.knowledge.threads import one_blas_thread
 
 RRF_K = 60
+EMBED_RETRY_S = 30.0
+"""After the embedder failed (Ollama down or too slow), questions are ranked by BM25 alone this long
+before it is asked again, so a live conversation does not wait out its timeout on every turn."""
 
 
 @dataclass(frozen=True)
@@ -73,10 +77,19 @@ class KnowledgeBase:
         self.settings = settings or RetrievalSettings()
         self._embedder = embedder
         self._cache: tuple[tuple[int, int], np.ndarray, np.ndarray] | None = None
+        self._count: tuple[tuple[int, int], int] | None = None
+        self._embedder_down_until = 0.0
         self._lock = threading.Lock()
 
     def exists(self) -> bool:
         return self.index.embedder_of(self.name) is not None
+
+    def has_passages(self) -> bool:
+        """Whether the base holds any passage now (counted again only when the index has changed)."""
+        version = self.index.version()
+        if self._count is None or self._count[0] != version:
+            self._count = (version, self.index.chunk_count(self.name))
+        return self._count[1] > 0
 
     def embedder(self) -> Embedder | None:
         if self._embedder is None:
@@ -120,7 +133,7 @@ class KnowledgeBase:
 
     def _dense(self, question: str) -> tuple[np.ndarray, np.ndarray] | None:
         embedder = self.embedder()
-        if embedder is None:
+        if embedder is None or time.monotonic() < self._embedder_down_until:
             return None
         ids, matrix = self._vectors()
         if not len(ids):
@@ -128,6 +141,7 @@ class KnowledgeBase:
         try:
             query = embedder.embed([question])[0]
         except KnowledgeError:
+            self._embedder_down_until = time.monotonic() + EMBED_RETRY_S
             return None  # an embedding server that is down: lexical ranking still answers
         with one_blas_thread():
             return ids, matrix @ query

@@ -44,7 +44,7 @@ _RECALL = re.compile(
     r"\b(?:know|remember|recall|stored|saved|kept|have|got)\b.{0,30}\babout\s+(?:me|myself)\b|"
     r"\bwhat\s+(?:did|have)\s+i\s+(?:tell|told)\s+you\b|"
     r"^\W*(?:what|tell\s+me\s+what)\s+do\s+you\s+remember\W*$|"
-    r"\bwhat\s+do\s+you\s+know\s+of\s+me\b|\bwho\s+am\s+i\b",
+    r"\bwhat\s+do\s+you\s+know\s+of\s+me\b",
     re.IGNORECASE,
 )
 _ERASE = r"(?:delete|erase|remove|wipe|clear|drop|purge)"

@@ -37,6 +37,10 @@ _PERSONAL = re.compile(
 )
 
 
+_EMPTY = sqlite3.connect(":memory:", check_same_thread=False)
+_EMPTY.executescript(_SCHEMA)
+
+
 def is_personal(text: str) -> bool:
     """Whether a fact identifies or locates the person (PII), by the guardrails' detectors and words
     that introduce identifiers."""
@@ -64,17 +68,37 @@ class Fact:
 
 
 class FactStore:
-    """`path` may be ":memory:": facts then last as long as the store (a kiosk visitor's visit)."""
+    """`path` may be ":memory:": facts then last as long as the store (a kiosk visitor's visit).
+
+    The file is created with the first fact: a user who never asks Hark to remember anything leaves
+    nothing behind (nor does a `--no-log` session that only reads).
+    """
 
     def __init__(self, path: Path | str) -> None:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA busy_timeout = 5000")
-        self._db.executescript(_SCHEMA)
+        self.path = str(path)
+        self._conn: sqlite3.Connection | None = None
+        if self.path == ":memory:" or Path(self.path).is_file():
+            self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is None:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._conn.execute("PRAGMA busy_timeout = 5000")
+            self._conn.executescript(_SCHEMA)
+        return self._conn
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """The store for reading: an empty one in memory until the file exists (or appears)."""
+        if self._conn is None and Path(self.path).is_file():
+            self._connect()
+        return self._conn or _EMPTY
 
     def close(self) -> None:
-        self._db.close()
+        if self._conn is not None:
+            self._conn.close()
 
     def add(self, user: str, text: str, explicit: bool) -> Fact | None:
         """Keep a fact; None when it is personal and was not explicitly asked to be remembered, or when
@@ -88,7 +112,7 @@ class FactStore:
         if same:
             return None
         now = time.time()
-        cursor = self._db.execute(
+        cursor = self._connect().execute(
             "INSERT INTO facts(user, text, personal, explicit, created) VALUES (?, ?, ?, ?, ?)",
             (user, text, int(personal), int(explicit), now),
         )

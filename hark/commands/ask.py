@@ -15,6 +15,7 @@ from dialogue.manager import DialogueManager, DialogueTurn
 from hark import assembly
 from hark.commands.common import (
     CONVERSATION,
+    GROUNDING,
     LLM,
     SPEAKING,
     add_config_args,
@@ -22,6 +23,7 @@ from hark.commands.common import (
     add_resume_arg,
     check_message,
     config_from_args,
+    source_line,
 )
 from hark.config import HarkConfig
 from hark.errors import UserError
@@ -62,7 +64,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     out.add_argument("--output", metavar="FILE.wav", help="write the spoken answer to a WAV file")
     add_json_arg(p)
     add_resume_arg(p)
-    add_config_args(p, *LLM, *CONVERSATION, "--stt-model", *SPEAKING, "--max-side")
+    add_config_args(p, *LLM, *CONVERSATION, "--stt-model", *SPEAKING, "--max-side", *GROUNDING)
     p.set_defaults(run=run)
 
 
@@ -218,7 +220,10 @@ def _answer(
     finally:
         assembly.close_manager(manager)
     if reporter.json_mode:
-        reporter.event({"event": "reply", "text": turn.record.reply, "images_seen": turn.record.images_seen})
+        reply = {"event": "reply", "text": turn.record.reply, "images_seen": turn.record.images_seen}
+        reporter.event(reply | ({"sources": turn.sources} if turn.sources else {}))
+    elif turn.sources:
+        reporter.info(source_line(turn.sources))
     metrics.update(
         llm_first_token_s=answer.speech.seconds("llm_start", "llm_first_token"),
         answer_s=answer.speech.seconds("llm_start", "llm_end"),

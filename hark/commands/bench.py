@@ -12,14 +12,19 @@ from hark.report import Reporter
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="benchmarks (embedded models): `hark bench latency`")
-    p.add_argument("which", choices=["latency"], help="what to measure")
+    p.add_argument("which", choices=["latency", "knowledge"], help="what to measure")
     p.add_argument("--turns", type=int, default=10, help="questions to ask (10)")
     p.add_argument("--json", action="store_true", help="print one JSON line")
+    p.add_argument("--pages", type=int, default=120, help="knowledge: pages of the generated corpus (120)")
+    p.add_argument("--chunks", type=int, default=10_000, help="knowledge: passages of the latency index")
+    p.add_argument("--embed", default="auto", help="knowledge: the dense embedder (auto: MiniLM)")
     add_config_args(p, *LLM, *LISTENING)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, reporter: Reporter) -> int:
+    if args.which == "knowledge":
+        return run_knowledge(args, reporter)
     from hark.benchmark import latency
 
     if not 1 <= args.turns <= 100:
@@ -43,4 +48,26 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     print(f"barge-in stop: {json.dumps(result['barge_in_stop'])}")
     idle = result["idle_cpu_share_of_one_core"] * 100
     print(f"idle CPU {idle:.1f}% of one core, RSS peak {result['rss_peak_mb']} MB")
+    return 0
+
+
+def run_knowledge(args: argparse.Namespace, reporter: Reporter) -> int:
+    """Recall@1/@3 of BM25 alone and hybrid on a generated corpus, the "nothing relevant" threshold,
+    indexing speed, and retrieval latency at `--chunks` passages."""
+    from hark.benchmark import knowledge
+
+    if not 10 <= args.pages <= 5000 or not 100 <= args.chunks <= 200_000:
+        raise UserError("--pages must be 10 to 5000 and --chunks 100 to 200000")
+    result = knowledge.run(args.pages, args.chunks, args.embed, reporter.info)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    for mode in ("bm25", "hybrid"):
+        if mode in result:
+            r = result[mode]
+            print(
+                f"{mode}: recall@3 {r['recall_at_3']}, recall@1 {r['recall_at_1']}, "
+                f"{r['index_pages_per_s']} pages/s indexed, off-topic rejected {r['off_topic_rejected']}"
+            )
+    print(f"latency at {args.chunks} passages: {json.dumps(result['latency'])}")
     return 0

@@ -13,11 +13,13 @@ from dialogue.manager import DialogueManager
 from hark import assembly
 from hark.commands.common import (
     CONVERSATION,
+    GROUNDING,
     LLM,
     add_config_args,
     add_resume_arg,
     check_message,
     config_from_args,
+    source_line,
 )
 from hark.config import HarkConfig
 from hark.errors import UserError
@@ -35,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--image", action="append", default=[], metavar="PATH", help="an image for your first message"
     )
     add_resume_arg(p)
-    add_config_args(p, *LLM, *CONVERSATION)
+    add_config_args(p, *LLM, *CONVERSATION, *GROUNDING)
     p.set_defaults(run=run)
 
 
@@ -124,3 +126,5 @@ class Repl:
             pieces.close()
             print(flush=True)
         turn.finish(interrupted=interrupted)
+        if turn.sources:
+            self.reporter.info(source_line(turn.sources))

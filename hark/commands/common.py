@@ -120,6 +120,18 @@ FLAGS = {
             type=None,
             const=False,
         ),
+        Flag(
+            "--kb",
+            "knowledge.base",
+            "answer from this knowledge base (default: the persona's, else the default one if not empty)",
+            metavar="NAME",
+        ),
+        Flag(
+            "--user",
+            "memory.user",
+            'whose long-term memory (default: memory.user, "default")',
+            metavar="NAME",
+        ),
     )
 }
 
@@ -128,6 +140,7 @@ CONVERSATION = ("--persona", "--vision-model", "--no-log")
 LISTENING = ("--stt-model", "--hang", "--vad", "--noisy-room", "--no-partials", "--no-speculation")
 SPEAKING = ("--voice",)
 DEVICES = ("--mic", "--speaker", "--turn-taking", "--barge-in-min")
+GROUNDING = ("--kb", "--user")
 
 
 def add_config_args(parser: argparse.ArgumentParser, *options: str) -> None:
@@ -191,6 +204,12 @@ def check_message(text: str, config: HarkConfig) -> None:
         raise UserError(
             f"the message is {len(text)} characters long; the most is {limit} (dialogue.max_message_chars)"
         )
+
+
+def source_line(sources: list[dict]) -> str:
+    """ "sources: Visitor guide (/docs/guide.md), ...": where an answer came from, for a person."""
+    named = dict.fromkeys(f"{s['title']} ({s['path']})" for s in sources)
+    return "sources: " + ", ".join(named)
 
 
 def add_json_arg(parser: argparse.ArgumentParser) -> None:

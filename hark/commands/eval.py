@@ -66,7 +66,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="Ollama embedding model for `similar_to` (default: the first found)",
     )
     add_json_arg(p)
-    add_config_args(p, *LLM, *CONVERSATION, "--stt-model", *SPEAKING)  # --persona overrides the suite's
+    add_config_args(
+        p, *LLM, *CONVERSATION, "--stt-model", *SPEAKING, "--kb"
+    )  # --persona overrides the suite's
     p.set_defaults(run=run)
 
 
@@ -113,7 +115,7 @@ def evaluate(
     backend = manager.backend
     services = Services(
         judge=make_judge(args.judge_model, backend, config.llm.ollama_host or None, MODEL_TIMEOUT_S)
-        if uses(cases, "judge")
+        if uses(cases, "judge") or uses(cases, "grounded")
         else UNUSED,
         embedder=make_embedder(args.embed_model, config.llm.ollama_host or None, MODEL_TIMEOUT_S)
         if uses(cases, "similar_to")

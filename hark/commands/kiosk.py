@@ -41,7 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="serve /healthz and /metrics on this port (default kiosk.health_port; 0: any free port, logged)",
     )
-    add_config_args(p, *LLM, *CONVERSATION, *LISTENING, *SPEAKING, *DEVICES)
+    add_config_args(p, *LLM, *CONVERSATION, *LISTENING, *SPEAKING, *DEVICES, "--kb")
     p.set_defaults(run=run)
 
 

@@ -6,18 +6,16 @@ import argparse
 import json
 from pathlib import Path
 
-from dialogue.knowledge import DB_NAME, DEFAULT_BASE, KnowledgeBase, KnowledgeError, KnowledgeIndex, ingest
-from dialogue.knowledge.embeddings import AUTO
-from dialogue.knowledge.fetch import is_url
+from dialogue.knowledge import DEFAULT_BASE, KnowledgeBase, KnowledgeError, KnowledgeIndex, ingest
 from dialogue.knowledge.index import AddResult
-from hark.commands.common import add_json_arg
+from hark.commands.common import add_config_args, add_json_arg, config_from_args
 from hark.errors import UserError
-from hark.paths import data_dir
+from hark.paths import knowledge_path
 from hark.report import Reporter
+from vision.errors import FetchError
+from vision.fetch import any_address, fetch_url, is_public
 
-
-def index_path() -> Path:
-    return data_dir() / DB_NAME
+MAX_DOCUMENT_BYTES = 20 * 2**20
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -29,10 +27,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _add_kb_arg(add)
     add.add_argument(
         "--embed",
-        default=AUTO,
         metavar="auto|none|minilm|ollama:MODEL",
-        help="dense embeddings for a new base (auto: the bundled MiniLM when installed)",
+        help="dense embeddings for a new base (default: knowledge.embed, auto = MiniLM when installed)",
     )
+    add_config_args(add)
     add.add_argument("--allow-private", action="store_true", help="allow URLs on local or private addresses")
     add_json_arg(add)
     add.set_defaults(run=run_add)
@@ -66,8 +64,23 @@ def _add_kb_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def url_fetcher(allow_private: bool) -> ingest.Fetch:
+    """Documents by URL through Hark's shared safe fetcher (`vision.fetch`): http(s), public addresses
+    only (checked after DNS, on every redirect, and connected to as checked) unless `allow_private`."""
+    policy = any_address if allow_private else is_public
+
+    def fetch(url: str) -> tuple[bytes, str]:
+        try:
+            return fetch_url(url, MAX_DOCUMENT_BYTES, allowed=policy)
+        except FetchError as exc:
+            hint = " (--allow-private allows it)" if str(exc).startswith("refused") else ""
+            raise KnowledgeError(f"{exc}{hint}") from exc
+
+    return fetch
+
+
 def run_add(args: argparse.Namespace, reporter: Reporter) -> int:
-    index = KnowledgeIndex(index_path())
+    index = KnowledgeIndex(knowledge_path())
 
     def show(result: AddResult) -> None:
         if args.json:
@@ -76,12 +89,13 @@ def run_add(args: argparse.Namespace, reporter: Reporter) -> int:
             counts = f"{result.new} new, {result.kept} kept, {result.removed} removed"
             reporter.info(f"{result.status:<9} {result.path} ({counts})")
 
-    ingest.add(index, args.sources, args.kb, args.embed, args.allow_private, progress=show)
+    embed = args.embed or config_from_args(args).knowledge.embed
+    ingest.add(index, args.sources, args.kb, embed, url_fetcher(args.allow_private), progress=show)
     return 0
 
 
 def run_list(args: argparse.Namespace, reporter: Reporter) -> int:
-    index = KnowledgeIndex(index_path())
+    index = KnowledgeIndex(knowledge_path())
     bases = [b for b in index.bases() if args.kb in (None, b.name)]
     if args.kb and not bases:
         raise KnowledgeError(f"no knowledge base named {args.kb!r}")
@@ -101,7 +115,7 @@ def run_list(args: argparse.Namespace, reporter: Reporter) -> int:
 
 
 def run_remove(args: argparse.Namespace, reporter: Reporter) -> int:
-    index = KnowledgeIndex(index_path())
+    index = KnowledgeIndex(knowledge_path())
     base = args.kb or DEFAULT_BASE
     if index.embedder_of(base) is None:
         raise KnowledgeError(f"no knowledge base named {base!r}")
@@ -112,7 +126,7 @@ def run_remove(args: argparse.Namespace, reporter: Reporter) -> int:
         reporter.info(f"removed knowledge base {base!r} ({count} documents)")
         return 0
     for path in args.paths:
-        stored = path if is_url(path) else str(Path(path).expanduser().resolve())
+        stored = path if ingest.is_url(path) else str(Path(path).expanduser().resolve())
         removed = index.remove(base, stored)
         if not removed:
             raise KnowledgeError(f"{path}: not in knowledge base {base!r}")
@@ -126,7 +140,7 @@ def run_search(args: argparse.Namespace, reporter: Reporter) -> int:
         raise UserError("-k must be 1 or more")
     if args.min_score is not None and not 0 <= args.min_score <= 1:
         raise UserError("--min-score must be between 0 and 1")
-    base = KnowledgeBase(KnowledgeIndex(index_path()), args.kb)
+    base = KnowledgeBase(KnowledgeIndex(knowledge_path()), args.kb)
     if not base.exists():
         raise KnowledgeError(f"no knowledge base named {args.kb!r} (add documents with `hark knowledge add`)")
     passages = base.retrieve(args.query, args.k, args.min_score)

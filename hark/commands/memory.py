@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
-from dialogue.usermemory import DB_NAME, DEFAULT_USER, FactStore
-from hark.commands.common import add_json_arg
+from dialogue.usermemory import FactStore
+from hark.commands.common import add_config_args, add_json_arg, config_from_args
 from hark.errors import UserError
-from hark.paths import data_dir
+from hark.paths import user_memory_path
 from hark.report import Reporter
-
-
-def memory_path() -> Path:
-    return data_dir() / DB_NAME
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -39,40 +34,46 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_user_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--user", default=DEFAULT_USER, metavar="NAME", help=f"whose memory ({DEFAULT_USER})")
+    add_config_args(parser, "--user")
+
+
+def _user(args: argparse.Namespace) -> str:
+    """`--user`, else the configured user (`memory.user`, "default" for a home install)."""
+    return config_from_args(args).memory.user
 
 
 def run_list(args: argparse.Namespace, reporter: Reporter) -> int:
-    facts = FactStore(memory_path()).facts(args.user)
+    user = _user(args)
+    facts = FactStore(user_memory_path()).facts(user)
     for fact in facts:
         if args.json:
             print(json.dumps(fact.to_json(), ensure_ascii=False))
         else:
             print(f"{fact.id:>4}  {fact.text}" + ("  [personal]" if fact.personal else ""))
     if not facts:
-        reporter.info(f"nothing remembered about {args.user!r}")
+        reporter.info(f"nothing remembered about {user!r}")
     return 0
 
 
 def run_forget(args: argparse.Namespace, reporter: Reporter) -> int:
     if args.all == bool(args.ids):
         raise UserError("name the facts to forget (ID..., see `hark memory list`) or give --all")
-    store = FactStore(memory_path())
+    user = _user(args)
+    store = FactStore(user_memory_path())
     if args.all:
-        count = store.forget_all(args.user)
+        count = store.forget_all(user)
     else:
-        count = store.forget(args.user, args.ids)
+        count = store.forget(user, args.ids)
         if count < len(set(args.ids)):
             missing = len(set(args.ids)) - count
-            raise UserError(
-                f"{missing} of the numbers given are not facts about {args.user!r} (forgot {count})"
-            )
-    reporter.info(f"forgot {count} {'fact' if count == 1 else 'facts'} about {args.user!r}")
+            raise UserError(f"{missing} of the numbers given are not facts about {user!r} (forgot {count})")
+    reporter.info(f"forgot {count} {'fact' if count == 1 else 'facts'} about {user!r}")
     return 0
 
 
 def run_export(args: argparse.Namespace, reporter: Reporter) -> int:
-    facts = FactStore(memory_path()).facts(args.user)
-    document = {"user": args.user, "store": str(memory_path()), "facts": [f.to_json() for f in facts]}
+    user = _user(args)
+    facts = FactStore(user_memory_path()).facts(user)
+    document = {"user": user, "store": str(user_memory_path()), "facts": [f.to_json() for f in facts]}
     print(json.dumps(document, ensure_ascii=False, indent=None if args.json else 2))
     return 0

@@ -11,6 +11,7 @@ from hark import assembly
 from hark.commands.common import (
     CONVERSATION,
     DEVICES,
+    GROUNDING,
     LISTENING,
     LLM,
     SPEAKING,
@@ -42,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     add_json_arg(p)
     add_resume_arg(p)
-    add_config_args(p, *LLM, *CONVERSATION, *LISTENING, *SPEAKING, *DEVICES)
+    add_config_args(p, *LLM, *CONVERSATION, *LISTENING, *SPEAKING, *DEVICES, *GROUNDING)
     p.set_defaults(run=run)
 
 
@@ -101,7 +102,7 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     conversation = VoiceConversation(manager, config.stt.min_confidence, camera, camera_failed(reporter))
 
     def on_event(event: VoiceEvent) -> None:
-        reporter.event(event.to_json())
+        reporter.event(conversation.to_json(event))
         conversation.on_event(event)
 
     loop, player = assembly.build_loop(

@@ -11,9 +11,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import PurePath
 from typing import Any, ClassVar, Protocol
 
 from dialogue.backends.base import BackendError
+from dialogue.knowledge.query import terms
 from hark.evaluation.wer import word_error_rate
 
 
@@ -58,6 +60,8 @@ class Outcome:
     """Spoken turns only: from the end of the user's audio to the first synthesised reply audio."""
     history: tuple[Exchange, ...] = ()
     """The case's earlier turns, so a judge sees the conversation and not only the last reply."""
+    sources: tuple[dict, ...] = ()
+    """The knowledge passages the model was given (`{"title", "path", "chunk"}`)."""
 
     @property
     def dialogue(self) -> tuple[Exchange, ...]:
@@ -227,6 +231,86 @@ class SimilarTo:
         return Check(self.key, status, f"similarity {score:.2f} {sign} {self.min_similarity:.2f}")
 
 
+@dataclass(frozen=True)
+class Sources:
+    """Each named document (a file name, a path's ending, or a title) is among the turn's sources."""
+
+    names: tuple[str, ...]
+    key: ClassVar[str] = "sources"
+
+    def check(self, outcome: Outcome, services: Services) -> Check:
+        given = [(s["path"], s["title"]) for s in outcome.sources]
+        missing = [n for n in self.names if not any(_names(n, path, title) for path, title in given)]
+        shown = ", ".join(dict.fromkeys(PurePath(path).name for path, _ in given)) or "none"
+        if missing:
+            return Check(
+                self.key, Status.FAIL, f"missing {', '.join(map(_quote, missing))} (sources: {shown})"
+            )
+        return Check(self.key, Status.PASS, f"sources: {shown}")
+
+
+def _names(name: str, path: str, title: str) -> bool:
+    wanted = name.casefold()
+    return (
+        PurePath(path).name.casefold() == wanted
+        or path.casefold().endswith(wanted)
+        or title.casefold() == wanted
+    )
+
+
+GROUNDED_CRITERION = (
+    "Every fact in the last reply is stated in, or follows from, these passages from the user's documents "
+    "(saying that it does not know also passes):\n{passages}"
+)
+MIN_OVERLAP = 0.6
+"""Without a judge: the share of the reply's content words that must occur in the passages."""
+
+
+@dataclass(frozen=True)
+class Grounded:
+    """`true`: the reply is supported by the passages retrieved for it, by the judge when there is one,
+    else by lexical overlap (the reason says which). `false`: no passage was used (nothing relevant)."""
+
+    expected: bool
+    key: ClassVar[str] = "grounded"
+
+    def check(self, outcome: Outcome, services: Services) -> Check:
+        if not self.expected:
+            if outcome.sources:
+                return Check(self.key, Status.FAIL, f"{len(outcome.sources)} passage(s) were used")
+            return Check(self.key, Status.PASS, "no passage was used")
+        if not outcome.sources:
+            return Check(self.key, Status.FAIL, "no passage was retrieved for this turn")
+        passages = "\n\n".join(f'From "{s["title"]}": {s["chunk"]}' for s in outcome.sources)
+        if isinstance(services.judge, Unavailable):
+            share = overlap(outcome.reply, passages)
+            return _at_least(self.key, "lexical overlap", share, MIN_OVERLAP, f" ({services.judge.reason})")
+        try:
+            passed, reason = services.judge.verdict(
+                GROUNDED_CRITERION.format(passages=passages), outcome.dialogue
+            )
+        except BackendError as exc:
+            return Check(self.key, Status.FAIL, f"the judge failed: {exc}")
+        return Check(self.key, Status.PASS if passed else Status.FAIL, f"judge: {reason}")
+
+
+def _stem(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") else word
+
+
+def overlap(reply: str, passages: str) -> float:
+    """The share of the reply's content words (plurals folded) that the passages contain; 0 for none."""
+    said = {_stem(w) for w in terms(reply)}
+    known = {_stem(w) for w in terms(passages)}
+    return len(said & known) / len(said) if said else 0.0
+
+
+def _at_least(key: str, label: str, value: float, floor: float, detail: str = "") -> Check:
+    status = Status.PASS if value >= floor else Status.FAIL
+    sign = "≥" if status is Status.PASS else "<"
+    return Check(key, status, f"{label} {value:.2f} {sign} {floor:.2f}{detail}")
+
+
 class Expectation(Protocol):
     key: ClassVar[str]
 
@@ -266,6 +350,8 @@ EXPECT_KEYS: dict[str, Kind] = {
     "judge": Kind.TEXT,
     "similar_to": Kind.TEXT,
     "min_similarity": Kind.FRACTION,
+    "sources": Kind.TEXTS,
+    "grounded": Kind.BOOL,
 }
 DEFAULT_MIN_SIMILARITY = 0.8
 DEFAULT_WER_MAX = 0.0
@@ -311,4 +397,8 @@ def build(values: Mapping[str, Any], spoken: bool) -> list[Expectation]:
             made.append(JudgedBy(value))
         elif key == "similar_to":
             made.append(SimilarTo(value, values.get("min_similarity", DEFAULT_MIN_SIMILARITY)))
+        elif key == "sources":
+            made.append(Sources(value))
+        elif key == "grounded":
+            made.append(Grounded(value))
     return made

@@ -299,6 +299,7 @@ class Runner:
             first_token_s=first_token_s,
             first_audio_s=first_audio_s,
             history=history,
+            sources=tuple(dialogue.sources),
         )
         checks = [e.check(outcome, p.services) for e in turn.expectations]
         if (failure := model_answered(outcome)) is not None:

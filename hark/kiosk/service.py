@@ -114,7 +114,9 @@ class KioskService:
             if isinstance(event, VoiceEvent):
                 if self.conversation is not None:
                     self.conversation.on_loop_event(event)
-                event = event.to_json()
+                    event = self.conversation.voice.to_json(event)
+                else:
+                    event = event.to_json()
             self.log.emit(event)
             self.metrics.observe(event)
             kind = event.get("event")
@@ -192,7 +194,7 @@ class KioskService:
         cfg = self.config
         reporter = LogReporter(self.log)
         self.systemd.status("loading models")
-        manager = assembly.build_manager(cfg, reporter)
+        manager = assembly.build_manager(cfg, reporter, visits=True)
         player = None
         try:
             transcriber = assembly.build_transcriber(cfg, reporter)
@@ -319,6 +321,8 @@ class KioskService:
         voice = (persona.voice, persona.rate)
         if manager is not None and voice != (manager.persona.voice, manager.persona.rate):
             later.append("persona voice")
+        if manager is not None and persona.knowledge != manager.persona.knowledge:
+            later.append("persona knowledge")
         self._apply(new, manager, persona, guardrails)
         self.config = new
         self.loaded_at = time.time()
