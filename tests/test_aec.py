@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import wave
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from hark.benchmark.echo import EchoPath
 from voice import SAMPLE_RATE
 from voice.decode import resample, write_wav
+from voice.ports import FrameProcessor, ProcessorChain
 from voice.processors.echo import EchoCanceller, EchoCancellerUnavailable, EchoConfig
 from voice.processors.wake import WakeWordDetector
 from voice.vad import FRAME_SAMPLES
@@ -122,15 +122,6 @@ def test_rejects_bad_settings(kwargs, message):
         EchoConfig(**kwargs)
 
 
-@runtime_checkable
-class FrameProcessor(Protocol):
-    """A copy of the seam in CONTRACTS.md until voice/ports.py lands."""
-
-    def process(self, frame: np.ndarray, at_s: float) -> np.ndarray: ...
-
-    def playback(self, audio: np.ndarray, sample_rate: int, at_s: float) -> None: ...
-
-
 def test_processors_fit_the_chain_on_recorded_frames(speaker, reply, tmp_path):
     """Frames recorded to a WAV and read back, through echo cancel → wake word, as the loop will run them."""
     mic = echo_of(reply, speaker.sample_rate, 0.5, EchoPath(0.07, 8.0))
@@ -138,16 +129,14 @@ def test_processors_fit_the_chain_on_recorded_frames(speaker, reply, tmp_path):
     with wave.open(str(recording), "rb") as w:
         frames = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
     woken: list[str] = []
-    chain = [EchoCanceller(), WakeWordDetector("hey_jarvis", lambda name, at_s: woken.append(name))]
-    assert all(isinstance(p, FrameProcessor) for p in chain)
-    for p in chain:
-        p.playback(reply, speaker.sample_rate, START_S + 0.5)
-    out = []
-    for i in range(0, frames.size, FRAME_SAMPLES):
-        frame = frames[i : i + FRAME_SAMPLES]
-        for p in chain:
-            frame = p.process(frame, START_S + i / SAMPLE_RATE)
-        out.append(frame)
+    chain: FrameProcessor = ProcessorChain(
+        [EchoCanceller(), WakeWordDetector("hey_jarvis", lambda name, at_s: woken.append(name))]
+    )
+    chain.playback(reply, speaker.sample_rate, START_S + 0.5)
+    out = [
+        chain.process(frames[i : i + FRAME_SAMPLES], START_S + i / SAMPLE_RATE)
+        for i in range(0, frames.size, FRAME_SAMPLES)
+    ]
     cleaned = np.concatenate(out)
     settled = slice(int(2.5 * SAMPLE_RATE), mic.size - SAMPLE_RATE)
     assert power_db(frames[settled]) - power_db(cleaned[settled]) >= 20.0

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dialogue.backends.select import LLM_CHOICES
-from hark.config import HarkConfig, default_path, load_config
-from voice.loop import TurnTaking
+from hark.config import TURN_TAKING_CHOICES, HarkConfig, default_path, load_config
 
 _PREFIX = "setting__"
 LATEST = "latest"
@@ -75,8 +74,16 @@ FLAGS = {
         Flag(
             "--turn-taking",
             "audio.turn_taking",
-            "half-duplex (default: mic off while Hark speaks) or barge-in (you can interrupt)",
-            choices=tuple(t.value for t in TurnTaking),
+            "auto (default: barge-in with echo cancellation, else half-duplex), half-duplex (mic off "
+            "while Hark speaks) or barge-in (you can interrupt)",
+            choices=TURN_TAKING_CHOICES,
+        ),
+        Flag(
+            "--no-aec",
+            "audio.aec",
+            "do not cancel the speaker's echo (then auto turn-taking is half-duplex)",
+            type=None,
+            const=False,
         ),
         Flag(
             "--barge-in-min",
@@ -109,7 +116,7 @@ LLM = ("--llm", "--model", "--ollama-host")
 CONVERSATION = ("--persona", "--vision-model", "--no-log")
 LISTENING = ("--stt-model", "--hang", "--vad", "--noisy-room", "--no-partials", "--no-speculation")
 SPEAKING = ("--voice",)
-DEVICES = ("--mic", "--speaker", "--turn-taking", "--barge-in-min")
+DEVICES = ("--mic", "--speaker", "--turn-taking", "--barge-in-min", "--no-aec")
 
 
 def add_config_args(parser: argparse.ArgumentParser, *options: str) -> None:
