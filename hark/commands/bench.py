@@ -11,15 +11,22 @@ from hark.report import Reporter
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="benchmarks (embedded models): `hark bench latency`")
-    p.add_argument("which", choices=["latency"], help="what to measure")
-    p.add_argument("--turns", type=int, default=10, help="questions to ask (10)")
+    p = sub.add_parser("bench", help="benchmarks: `hark bench latency`, `hark bench echo`")
+    p.add_argument(
+        "which",
+        choices=["latency", "echo"],
+        help="latency: end of speech to first audio (embedded models); echo: echo cancellation and "
+        "barge-in over simulated echo paths",
+    )
+    p.add_argument("--turns", type=int, default=10, help="latency: questions to ask (10)")
     p.add_argument("--json", action="store_true", help="print one JSON line")
     add_config_args(p, *LLM, *LISTENING)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, reporter: Reporter) -> int:
+    if args.which == "echo":
+        return run_echo(args, reporter)
     from hark.benchmark import latency
 
     if not 1 <= args.turns <= 100:
@@ -43,4 +50,25 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     print(f"barge-in stop: {json.dumps(result['barge_in_stop'])}")
     idle = result["idle_cpu_share_of_one_core"] * 100
     print(f"idle CPU {idle:.1f}% of one core, RSS peak {result['rss_peak_mb']} MB")
+    return 0
+
+
+def run_echo(args: argparse.Namespace, reporter: Reporter) -> int:
+    from hark import assembly
+    from hark.benchmark.echo import run_echo_bench
+
+    config = config_from_args(args)
+    speaker = assembly.build_speaker(config, reporter)
+    reporter.info("playing replies through simulated echo paths, alone and with a person talking over them")
+    result = run_echo_bench(speaker, barge_in_min_s=config.audio.barge_in_min_s)
+    if not args.json:
+        for path in result["paths"]:
+            print(
+                f"echo {path['delay_ms']} ms, {path['attenuation_db']:g} dB down: ERLE {path['erle_db']} dB, "
+                f"{path['self_interruptions']} self-interruptions "
+                f"({path['self_interruptions_without_aec']} without echo cancellation), "
+                f"barge-in {path['barge_in_detected']}/{path['barge_in_trials']}"
+            )
+    summary = {key: value for key, value in result.items() if key != "paths"}
+    print(json.dumps(summary if not args.json else result))
     return 0
