@@ -25,7 +25,6 @@ def test_answers_only_the_utterance_that_begins_with_the_wake_word(speaker, tmp_
     finals = [e for e in evs if e["event"] == "transcript" and e["final"]]
     assert len(finals) == 2, finals
     assert [bool(f.get("ignored")) for f in finals] == [False, True], finals
-    assert "sky" in finals[1]["text"].lower()
     replies = [e for e in evs if e["event"] == "reply"]
     assert len(replies) == 1 and replies[0]["turn_id"] == finals[0]["turn_id"] and replies[0]["text"].strip()
     assert [e["name"] for e in evs if e["event"] == "wake_word"] == ["hey_jarvis"]
