@@ -37,7 +37,8 @@ CONFIG_NAME = "hark.toml"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 STT_ENGINES = ("whisper",)
 TURN_TAKING_CHOICES = ("auto", *(t.value for t in TurnTaking))
-"""`auto`: barge-in when echo cancellation runs (Hark plays through a speaker), else half-duplex."""
+"""`auto`: barge-in when echo cancellation runs (Hark plays through a speaker), else half-duplex. Not the
+default: on a PulseAudio echo path the echo still interrupted some replies (see the README)."""
 TTS_ENGINES = ("piper",)
 
 
@@ -75,7 +76,7 @@ class AudioSettings:
     input: str = ""
     """Microphone: a device index or part of its name; empty for the system default."""
     output: str = ""
-    turn_taking: str = _one_of("auto", TURN_TAKING_CHOICES)
+    turn_taking: str = _one_of(LoopConfig.turn_taking.value, TURN_TAKING_CHOICES)
     barge_in_min_s: float = _between(LoopConfig.barge_in_min_s, 0.1, 5)
     aec: bool = True
     """Cancel the speaker's echo in the microphone whenever Hark plays through a speaker."""

@@ -95,6 +95,21 @@ def test_keeps_the_user_audible_over_the_reply(speaker, reply):
     assert power_db(out[during]) >= power_db(user) - 6.0
 
 
+def test_each_reply_starts_muted_until_its_echo_is_cancelled(speaker, reply):
+    """The first `trust_after_s` of speaker audio is muted (AEC3 lets echo through while it converges), then
+    the cleaned signal passes; after the speaker and its echo tail are quiet the room is heard as it is."""
+    mic = echo_of(reply, speaker.sample_rate, 0.5, EchoPath(0.06, 6.0))
+    user = echo_of(reply, speaker.sample_rate, 0.0, EchoPath(0.0, 6.0))[: 66 * FRAME_SAMPLES]
+    aec = EchoCanceller()
+    aec.playback(reply, speaker.sample_rate, START_S + 0.5)
+    out = run(aec, np.concatenate([mic, user]))
+    warm_up = slice(int(0.5 * SAMPLE_RATE), int((0.5 + aec.config.trust_after_s) * SAMPLE_RATE))
+    assert power_db(out[warm_up]) <= power_db(mic[: int(0.4 * SAMPLE_RATE)]) + 3.0  # the noise floor only
+    assert power_db(mic[warm_up]) >= 50.0  # ... of a loud echo
+    assert np.any(out[int(2.5 * SAMPLE_RATE) : mic.size - SAMPLE_RATE]), "trusted once it cancels"
+    assert abs(power_db(user) - power_db(out[mic.size :])) < 1.0
+
+
 def test_noise_suppression_option_lowers_steady_noise():
     hiss = np.random.default_rng(3).normal(0, 300, 4 * SAMPLE_RATE)
     hiss = np.clip(hiss[: hiss.size // FRAME_SAMPLES * FRAME_SAMPLES], -32768, 32767).astype(np.int16)

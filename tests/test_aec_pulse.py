@@ -1,6 +1,6 @@
 """`hark talk` on an open speaker: a user-space PulseAudio server whose "room" hears Hark's speaker again,
 60 ms later and 10 dB down (a loopback from the speaker's monitor into the room), as a laptop's microphone
-hears its own speakers. With the default settings echo cancellation runs and turn-taking is barge-in."""
+hears its own speakers. Echo cancellation is on by default; turn-taking is barge-in."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def add_echo_path(pulse: PulseServer, delay_ms: int, attenuation_db: float) -> N
 
     module = pactl(
         "load-module", "module-loopback", "source=speaker.monitor", "sink=room", f"latency_msec={delay_ms}",
-        "source_dont_move=true", "sink_dont_move=true",
+        "source_dont_move=true", "sink_dont_move=true", "adjust_time=0",
     ).strip()  # fmt: skip
     blocks = pactl("list", "sink-inputs").split("Sink Input #")[1:]
     index = next(b.split("\n", 1)[0].strip() for b in blocks if f"Owner Module: {module}" in b)
@@ -60,7 +60,7 @@ def barge_ins(session: HarkSession) -> list[dict]:
 
 
 def test_replies_complete_over_their_own_echo_and_a_person_still_stops_them(echoing_pulse, clips):
-    session = HarkSession(echoing_pulse)  # the defaults: echo cancellation on, so barge-in
+    session = HarkSession(echoing_pulse, "--turn-taking", "barge-in")  # echo cancellation: the default
     try:
         assert session.listening.wait(120), "".join(session.stderr)
         assert "unavailable" not in "".join(session.stderr)

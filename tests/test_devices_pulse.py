@@ -151,7 +151,7 @@ def test_reply_is_heard_on_the_speaker_and_barge_in_cuts_it_short(pulse, clips, 
 
 
 def test_half_duplex_does_not_hear_itself_or_the_room_while_speaking(pulse, clips, tmp_path):
-    session, code, audio = run_session(pulse, clips, tmp_path, "--turn-taking", "half-duplex")
+    session, code, audio = run_session(pulse, clips, tmp_path)
     assert code == 0, "".join(session.stderr)
     reply = session.wait_for("reply")[0]
     assert reply["interrupted"] is False

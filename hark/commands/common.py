@@ -74,14 +74,14 @@ FLAGS = {
         Flag(
             "--turn-taking",
             "audio.turn_taking",
-            "auto (default: barge-in with echo cancellation, else half-duplex), half-duplex (mic off "
-            "while Hark speaks) or barge-in (you can interrupt)",
+            "half-duplex (default: mic off while Hark speaks), barge-in (you can interrupt; echo "
+            "cancellation lets you do it on a speaker) or auto (barge-in when echo cancellation runs)",
             choices=TURN_TAKING_CHOICES,
         ),
         Flag(
             "--no-aec",
             "audio.aec",
-            "do not cancel the speaker's echo (then auto turn-taking is half-duplex)",
+            "do not cancel the speaker's echo (on by default when Hark plays through a speaker)",
             type=None,
             const=False,
         ),
