@@ -10,6 +10,7 @@ against 30 MB plus protobuf for LiveKit, with a plain synchronous call per block
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,8 +27,13 @@ ERLE_DECAY = 0.995
 """Per-frame forgetting of the ERLE power sums: about 6 s of far-end audio."""
 ECHO_TAIL_S = 0.1
 """Reverberation after the delayed echo: while untrusted, frames are muted this long after it too."""
-BURST_GAP_S = 2.0
-"""Speaker silence after which the next audio is a new burst that must earn trust again."""
+UNTRUSTED_DELAY_S = 1.0
+"""While a burst is untrusted, the echo may lag its reference by this much: underruns in a loaded sound
+server push it later than tracking follows (measured on PulseAudio: the end of the greeting leaked with a
+0.6 s window, not with 1 s)."""
+RESTART_GAP_S = 0.05
+"""Audio handed to the speaker this long after the previous audio ended restarts playback: the sound server
+may re-buffer there and move the echo, so the burst must earn trust again."""
 
 
 class EchoCancellerUnavailable(RuntimeError):
@@ -49,10 +55,11 @@ class EchoConfig:
     auto_gain_control: bool = False
     trust_after_s: float = 0.8
     trust_erle_db: float = 15.0
-    """Each burst of speaker audio (a reply) starts muted: frames heard while the speaker plays, and its echo
-    tail, are silenced as in half-duplex until the canceller has heard `trust_after_s` of it and removed at
-    least `trust_erle_db` of its echo. Why: through a sound server the echo moves each time playback
-    restarts (measured on PulseAudio: 50 ms for one reply, 240 ms for the next) and AEC3 lets echo through
+    """Each burst of speaker audio (from when playback starts or restarts after a gap) begins muted: frames
+    heard while the speaker plays, and its echo tail, are silenced as in half-duplex until the canceller has
+    heard `trust_after_s` of it and removed at least `trust_erle_db` of its echo. Why: through a sound
+    server the echo moves each time playback restarts (measured on PulseAudio: 50 ms for one reply, 240 ms
+    for the next) and AEC3 lets echo through
     while it re-converges (ERLE 4-7 dB on some replies, 45-50 dB on others), which would interrupt the
     reply. A reply whose echo is not cancelled thus stays half-duplex instead of interrupting itself.
     `trust_after_s = 0` turns this off."""
@@ -111,6 +118,9 @@ class EchoCanceller:
         self._cpu_s = 0.0
         self._audio_s = 0.0
         self._burst = _Burst()
+        self._played_until_s = float("-inf")
+        self._restarts: deque[float] = deque()
+        """Start times of playback after a gap (appended by the player thread, read by the capture thread)."""
 
     @property
     def delay_s(self) -> float:
@@ -131,6 +141,9 @@ class EchoCanceller:
 
     def playback(self, audio: np.ndarray, sample_rate: int, at_s: float) -> None:
         self._far.add(audio, sample_rate, at_s)
+        if at_s > self._played_until_s + RESTART_GAP_S:
+            self._restarts.append(at_s)
+        self._played_until_s = max(self._played_until_s, at_s + audio.size / sample_rate)
 
     def process(self, frame: np.ndarray, at_s: float) -> np.ndarray:
         started = time.thread_time()
@@ -158,19 +171,20 @@ class EchoCanceller:
         config = self.config
         if config.trust_after_s <= 0:
             return True
+        while self._restarts and self._restarts[0] <= at_s:
+            self._restarts.popleft()
+            self._burst = _Burst()
         burst = self._burst
         if active:
-            if at_s - burst.last_far_s > BURST_GAP_S:
-                burst = self._burst = _Burst()
-            burst.add(at_s, mic, out)
+            burst.add(mic, out)
             if burst.heard_s >= config.trust_after_s and burst.erle_db >= config.trust_erle_db:
                 burst.trusted = True
         return burst.trusted or not self._echo_may_sound(at_s, mic.size)
 
     def _echo_may_sound(self, at_s: float, n: int) -> bool:
-        """Whether the speaker's sound, delayed by up to `max_delay_s` plus its tail, may be in this frame
-        (the tracked delay is not to be trusted before convergence either)."""
-        back_s = self.config.max_delay_s + ECHO_TAIL_S
+        """Whether the speaker's sound, delayed by up to `UNTRUSTED_DELAY_S` plus its tail, may be in this
+        frame (the tracked delay is not to be trusted before convergence either)."""
+        back_s = max(self.config.max_delay_s, UNTRUSTED_DELAY_S) + ECHO_TAIL_S
         recent = self._far.read(at_s - back_s, n + round(back_s * SAMPLE_RATE))
         return bool(np.max(np.abs(recent), initial=0) > ERLE_REFERENCE_RMS)
 
@@ -185,16 +199,14 @@ class EchoCanceller:
 
 @dataclass
 class _Burst:
-    """One stretch of speaker audio without a long silence: how much echo the canceller removed in it."""
+    """Speaker audio since playback (re)started: how much echo the canceller removed in it."""
 
-    last_far_s: float = float("-inf")
     heard_s: float = 0.0
     power_in: float = 0.0
     power_out: float = 0.0
     trusted: bool = False
 
-    def add(self, at_s: float, mic: np.ndarray, out: np.ndarray) -> None:
-        self.last_far_s = at_s
+    def add(self, mic: np.ndarray, out: np.ndarray) -> None:
         self.heard_s += mic.size / SAMPLE_RATE
         self.power_in += float(np.mean(mic.astype(np.float64) ** 2))
         self.power_out += float(np.mean(out.astype(np.float64) ** 2))
