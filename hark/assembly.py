@@ -32,6 +32,7 @@ from hark.report import Reporter
 from vision.describe import describe
 from voice.devices import find_device
 from voice.endpointer import EndpointerConfig
+from voice.errors import AudioDeviceError
 from voice.events import Metrics, VoiceEvent
 from voice.loop import Conversation, EventCallback, LoopConfig, TurnTaking, VoiceLoop
 from voice.player import Player
@@ -231,10 +232,14 @@ class Processors:
 def input_latency_s(device: str) -> float:
     """The microphone stream's input latency: how late a captured frame reaches the loop, which is how much
     later than its reference the echo shows in the frame timestamps (the output latency is already in the
-    reference's). The echo canceller starts from it and tracks the rest."""
+    reference's). The echo canceller starts from it and tracks the rest, so a microphone that is missing
+    now (the kiosk waits for it) gives 0."""
     import sounddevice as sd
 
-    info = sd.query_devices(find_device(device or None, "input"), "input")
+    try:
+        info = sd.query_devices(find_device(device or None, "input"), "input")
+    except (AudioDeviceError, ValueError, sd.PortAudioError):
+        return 0.0
     return float(info["default_high_input_latency"])
 
 
