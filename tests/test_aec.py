@@ -72,6 +72,19 @@ def test_cancels_an_echo_that_arrives_before_its_playback_timestamp(speaker, rep
     assert power_db(mic[settled]) - power_db(out[settled]) >= 20.0
 
 
+def test_chunks_played_back_to_back_stay_back_to_back_whatever_their_timestamps(speaker, reply):
+    """The second sentence is handed over while the first still plays from the sound server's buffer: its
+    timestamp (write time plus the reported latency) is 0.2 s early, yet the speaker plays it right after."""
+    mic = echo_of(reply, speaker.sample_rate, 0.5, EchoPath(0.06, 6.0))
+    half = reply.size // 2
+    aec = EchoCanceller()
+    aec.playback(reply[:half], speaker.sample_rate, START_S + 0.5)
+    aec.playback(reply[half:], speaker.sample_rate, START_S + 0.5 + half / speaker.sample_rate - 0.2)
+    out = run(aec, mic)
+    settled = slice(int(2.5 * SAMPLE_RATE), mic.size - SAMPLE_RATE)
+    assert power_db(mic[settled]) - power_db(out[settled]) >= 20.0
+
+
 def test_leaves_the_microphone_alone_when_nothing_plays(speaker, reply):
     mic = echo_of(reply, speaker.sample_rate, 0.5, EchoPath(0.0, 6.0))  # the user's voice, not an echo
     out = run(EchoCanceller(), mic)

@@ -140,10 +140,17 @@ class EchoCanceller:
         return self._cpu_s / self._audio_s if self._audio_s else 0.0
 
     def playback(self, audio: np.ndarray, sample_rate: int, at_s: float) -> None:
-        self._far.add(audio, sample_rate, at_s)
+        """A chunk handed over before (or just after) the previous one has finished playing follows it
+        without a gap or an overlap: the speaker plays queued audio back to back, while the timestamps the
+        player can take (at each write, plus the reported latency) jump by the sound server's real buffer
+        at each chunk (measured on PulseAudio: the reference then overlapped itself and ERLE fell to
+        2-7 dB). Only a chunk after a gap re-anchors the reference, and restarts the trust."""
         if at_s > self._played_until_s + RESTART_GAP_S:
             self._restarts.append(at_s)
-        self._played_until_s = max(self._played_until_s, at_s + audio.size / sample_rate)
+        else:
+            at_s = self._played_until_s
+        self._far.add(audio, sample_rate, at_s)
+        self._played_until_s = at_s + audio.size / sample_rate
 
     def process(self, frame: np.ndarray, at_s: float) -> np.ndarray:
         started = time.thread_time()
