@@ -8,8 +8,10 @@ backends register in `dialogue.backends`).
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -33,10 +35,15 @@ from hark.errors import UserError
 from hark.paths import analytics_path, conversations_path, knowledge_path, personas_dir, user_memory_path
 from hark.report import Reporter
 from vision.describe import describe
+from voice.devices import find_device
 from voice.endpointer import EndpointerConfig
+from voice.errors import AudioDeviceError
+from voice.events import Metrics, VoiceEvent
 from voice.loop import Conversation, EventCallback, LoopConfig, TurnTaking, VoiceLoop
 from voice.player import Player
 from voice.ports import FrameProcessor, ProcessorChain, SpeechToText, TextToSpeech
+from voice.processors.echo import EchoCanceller, EchoCancellerUnavailable, EchoConfig
+from voice.processors.wake import WakeWordDetector, wake_word_pair
 from voice.silero import SileroConfirmedVad
 from voice.sinks import AudioSink
 from voice.sources import AudioSource
@@ -297,9 +304,13 @@ def endpointer_config(config: HarkConfig) -> EndpointerConfig:
     return EndpointerConfig(hang_s=config.vad.hang_s, max_utterance_s=config.vad.max_utterance_s)
 
 
-def loop_config(config: HarkConfig, realtime_sink: bool) -> LoopConfig:
-    """A sink that does not play in real time (a file) cannot be heard by the microphone: full duplex."""
-    mode = TurnTaking(config.audio.turn_taking) if realtime_sink else TurnTaking.FULL_DUPLEX
+def loop_config(config: HarkConfig, realtime_sink: bool, echo_cancelling: bool = False) -> LoopConfig:
+    """A sink that does not play in real time (a file) cannot be heard by the microphone: full duplex.
+    `auto` turn-taking is barge-in when the echo is cancelled, else half-duplex."""
+    setting = config.audio.turn_taking
+    if setting == "auto":
+        setting = (TurnTaking.BARGE_IN if echo_cancelling else TurnTaking.HALF_DUPLEX).value
+    mode = TurnTaking(setting) if realtime_sink else TurnTaking.FULL_DUPLEX
     return LoopConfig(
         endpointer=endpointer_config(config),
         turn_taking=mode,
@@ -307,6 +318,70 @@ def loop_config(config: HarkConfig, realtime_sink: bool) -> LoopConfig:
         partial_interval_s=LoopConfig.partial_interval_s if config.stt.partials else None,
         speculate=config.stt.speculate,
     )
+
+
+WakeCallback = Callable[[str, float], None]
+
+
+@dataclass(frozen=True)
+class Processors:
+    """The microphone's frame processors, in order, and the echo canceller among them (for its ERLE)."""
+
+    chain: tuple[FrameProcessor, ...] = ()
+    echo: EchoCanceller | None = None
+
+
+def input_latency_s(device: str) -> float:
+    """The microphone stream's input latency: how late a captured frame reaches the loop, which is how much
+    later than its reference the echo shows in the frame timestamps (the output latency is already in the
+    reference's). The echo canceller starts from it and tracks the rest, so a microphone that is missing
+    now (the kiosk waits for it) gives 0."""
+    import sounddevice as sd
+
+    try:
+        info = sd.query_devices(find_device(device or None, "input"), "input")
+    except (AudioDeviceError, ValueError, sd.PortAudioError):
+        return 0.0
+    return float(info["default_high_input_latency"])
+
+
+def build_processors(
+    config: HarkConfig,
+    realtime: bool,
+    reporter: Reporter,
+    *,
+    mic_latency_s: float = 0.0,
+    wake_word: str = "",
+    on_wake: WakeCallback | None = None,
+) -> Processors:
+    """Echo cancellation whenever Hark plays through a speaker (unless `audio.aec` is off), then the wake
+    word (a detector on each side of the canceller, see `wake_word_pair`). When the WebRTC binding does not
+    load, that is said once and Hark goes on without it (so `auto` turn-taking stays half-duplex)."""
+    echo = None
+    if realtime and config.audio.aec:
+        try:
+            echo = EchoCanceller(EchoConfig(device_delay_s=min(mic_latency_s, 1.0)))
+        except EchoCancellerUnavailable as exc:
+            reporter.info(f"{exc}; Hark will not listen while it speaks")
+    if not wake_word or on_wake is None:
+        return Processors((echo,) if echo else (), echo)
+    if echo is None:
+        return Processors((WakeWordDetector(wake_word, on_wake),), None)
+    before, after = wake_word_pair(wake_word, on_wake)
+    return Processors((before, echo, after), echo)
+
+
+def with_erle(on_event: EventCallback, echo: EchoCanceller | None) -> EventCallback:
+    """`on_event` with each turn's `metrics` carrying the echo canceller's current ERLE."""
+    if echo is None:
+        return on_event
+
+    def report(event: VoiceEvent) -> None:
+        if isinstance(event, Metrics) and (erle := echo.erle_db) is not None:
+            event = dataclasses.replace(event, erle_db=round(erle, 1))
+        on_event(event)
+
+    return report
 
 
 def build_loop(
@@ -320,10 +395,11 @@ def build_loop(
     *,
     realtime: bool,
     vad: FrameVad | None = None,
-    processors: Sequence[FrameProcessor] = (),
+    processors: Processors = Processors(),
 ) -> tuple[VoiceLoop, Player]:
-    """The voice loop over `source` and `sink`, and its player (close it after `run()`). `processors` clean
-    each microphone frame before VAD (echo cancellation, noise suppression, wake word), in order."""
+    """The voice loop over `source` and `sink`, and its player (close it after `run()`). `processors`
+    (from `build_processors`) clean each microphone frame before VAD; with an echo canceller among them,
+    `auto` turn-taking is barge-in and each `metrics` event carries its ERLE."""
     player = Player(sink, realtime=realtime)
     loop = VoiceLoop(
         source,
@@ -332,9 +408,9 @@ def build_loop(
         transcriber,
         speaker,
         conversation,
-        loop_config(config, realtime),
-        on_event,
-        processors=ProcessorChain(processors),
+        loop_config(config, realtime, processors.echo is not None),
+        with_erle(on_event, processors.echo),
+        processors=ProcessorChain(processors.chain),
     )
     return loop, player
 

@@ -37,6 +37,9 @@ CONFIG_NAME = "hark.toml"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 STT_ENGINES = ("whisper", "wyoming")
 TTS_ENGINES = ("piper", "wyoming")
+TURN_TAKING_CHOICES = ("auto", *(t.value for t in TurnTaking))
+"""`auto`: barge-in when echo cancellation runs (Hark plays through a speaker), else half-duplex. Not the
+default: on a PulseAudio echo path the echo still interrupted some replies (see the README)."""
 
 
 class ConfigError(UserError):
@@ -73,8 +76,10 @@ class AudioSettings:
     input: str = ""
     """Microphone: a device index or part of its name; empty for the system default."""
     output: str = ""
-    turn_taking: str = _one_of(LoopConfig.turn_taking.value, tuple(t.value for t in TurnTaking))
+    turn_taking: str = _one_of(LoopConfig.turn_taking.value, TURN_TAKING_CHOICES)
     barge_in_min_s: float = _between(LoopConfig.barge_in_min_s, 0.1, 5)
+    aec: bool = True
+    """Cancel the speaker's echo in the microphone whenever Hark plays through a speaker."""
     retry_max_s: float = _between(10.0, 1, 300)
     """Longest wait between attempts to reopen a missing or lost microphone."""
 
@@ -170,6 +175,8 @@ class KioskSettings:
     wake_phrases: tuple[str, ...] = ()
     """Empty: every utterance is for Hark."""
     wake_threshold: float = _between(0.75, 0.5, 1)
+    wake_word: str = ""
+    """A microWakeWord model (a built-in name or a .json/.tflite file) heard before any transcription."""
     follow_up_s: float = _not_negative(8.0)
     idle_timeout_s: float = _positive(30.0)
     greeting: bool = True

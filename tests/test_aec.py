@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import wave
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from hark.benchmark.echo import EchoPath
 from voice import SAMPLE_RATE
 from voice.decode import resample, write_wav
+from voice.ports import FrameProcessor, ProcessorChain
 from voice.processors.echo import EchoCanceller, EchoCancellerUnavailable, EchoConfig
 from voice.processors.wake import WakeWordDetector
 from voice.vad import FRAME_SAMPLES
@@ -72,6 +72,19 @@ def test_cancels_an_echo_that_arrives_before_its_playback_timestamp(speaker, rep
     assert power_db(mic[settled]) - power_db(out[settled]) >= 20.0
 
 
+def test_chunks_played_back_to_back_stay_back_to_back_whatever_their_timestamps(speaker, reply):
+    """The second sentence is handed over while the first still plays from the sound server's buffer: its
+    timestamp (write time plus the reported latency) is 0.2 s early, yet the speaker plays it right after."""
+    mic = echo_of(reply, speaker.sample_rate, 0.5, EchoPath(0.06, 6.0))
+    half = reply.size // 2
+    aec = EchoCanceller()
+    aec.playback(reply[:half], speaker.sample_rate, START_S + 0.5)
+    aec.playback(reply[half:], speaker.sample_rate, START_S + 0.5 + half / speaker.sample_rate - 0.2)
+    out = run(aec, mic)
+    settled = slice(int(2.5 * SAMPLE_RATE), mic.size - SAMPLE_RATE)
+    assert power_db(mic[settled]) - power_db(out[settled]) >= 20.0
+
+
 def test_leaves_the_microphone_alone_when_nothing_plays(speaker, reply):
     mic = echo_of(reply, speaker.sample_rate, 0.5, EchoPath(0.0, 6.0))  # the user's voice, not an echo
     out = run(EchoCanceller(), mic)
@@ -93,6 +106,21 @@ def test_keeps_the_user_audible_over_the_reply(speaker, reply):
     residual_echo_db = power_db(out[int(2.0 * SAMPLE_RATE) : at])
     assert power_db(out[during]) - residual_echo_db >= 15.0
     assert power_db(out[during]) >= power_db(user) - 6.0
+
+
+def test_each_reply_starts_muted_until_its_echo_is_cancelled(speaker, reply):
+    """The first `trust_after_s` of speaker audio is muted (AEC3 lets echo through while it converges), then
+    the cleaned signal passes; after the speaker and its echo tail are quiet the room is heard as it is."""
+    mic = echo_of(reply, speaker.sample_rate, 0.5, EchoPath(0.06, 6.0))
+    user = echo_of(reply, speaker.sample_rate, 0.0, EchoPath(0.0, 6.0))[: 66 * FRAME_SAMPLES]
+    aec = EchoCanceller()
+    aec.playback(reply, speaker.sample_rate, START_S + 0.5)
+    out = run(aec, np.concatenate([mic, user]))
+    warm_up = slice(int(0.5 * SAMPLE_RATE), int((0.5 + aec.config.trust_after_s) * SAMPLE_RATE))
+    assert power_db(out[warm_up]) <= power_db(mic[: int(0.4 * SAMPLE_RATE)]) + 3.0  # the noise floor only
+    assert power_db(mic[warm_up]) >= 50.0  # ... of a loud echo
+    assert np.any(out[int(2.5 * SAMPLE_RATE) : mic.size - SAMPLE_RATE]), "trusted once it cancels"
+    assert abs(power_db(user) - power_db(out[mic.size :])) < 1.0
 
 
 def test_noise_suppression_option_lowers_steady_noise():
@@ -122,15 +150,6 @@ def test_rejects_bad_settings(kwargs, message):
         EchoConfig(**kwargs)
 
 
-@runtime_checkable
-class FrameProcessor(Protocol):
-    """A copy of the seam in CONTRACTS.md until voice/ports.py lands."""
-
-    def process(self, frame: np.ndarray, at_s: float) -> np.ndarray: ...
-
-    def playback(self, audio: np.ndarray, sample_rate: int, at_s: float) -> None: ...
-
-
 def test_processors_fit_the_chain_on_recorded_frames(speaker, reply, tmp_path):
     """Frames recorded to a WAV and read back, through echo cancel → wake word, as the loop will run them."""
     mic = echo_of(reply, speaker.sample_rate, 0.5, EchoPath(0.07, 8.0))
@@ -138,16 +157,14 @@ def test_processors_fit_the_chain_on_recorded_frames(speaker, reply, tmp_path):
     with wave.open(str(recording), "rb") as w:
         frames = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
     woken: list[str] = []
-    chain = [EchoCanceller(), WakeWordDetector("hey_jarvis", lambda name, at_s: woken.append(name))]
-    assert all(isinstance(p, FrameProcessor) for p in chain)
-    for p in chain:
-        p.playback(reply, speaker.sample_rate, START_S + 0.5)
-    out = []
-    for i in range(0, frames.size, FRAME_SAMPLES):
-        frame = frames[i : i + FRAME_SAMPLES]
-        for p in chain:
-            frame = p.process(frame, START_S + i / SAMPLE_RATE)
-        out.append(frame)
+    chain: FrameProcessor = ProcessorChain(
+        [EchoCanceller(), WakeWordDetector("hey_jarvis", lambda name, at_s: woken.append(name))]
+    )
+    chain.playback(reply, speaker.sample_rate, START_S + 0.5)
+    out = [
+        chain.process(frames[i : i + FRAME_SAMPLES], START_S + i / SAMPLE_RATE)
+        for i in range(0, frames.size, FRAME_SAMPLES)
+    ]
     cleaned = np.concatenate(out)
     settled = slice(int(2.5 * SAMPLE_RATE), mic.size - SAMPLE_RATE)
     assert power_db(frames[settled]) - power_db(cleaned[settled]) >= 20.0

@@ -70,7 +70,7 @@ def test_file_values_are_typed_and_environment_overrides_them(tmp_path):
         ("[kiosk]\nidle_timeout_s = 0\n", {}, "kiosk.idle_timeout_s: must be a positive number (got 0.0)"),
         ("[vad]\naggressiveness = 2.5\n", {}, "vad.aggressiveness: must be 0, 1, 2 or 3 (got 2.5)"),
         ("[stt]\npartials = 1\n", {}, "stt.partials: must be true or false (got 1)"),
-        ('[audio]\nturn_taking = "duplex"\n', {}, 'audio.turn_taking: must be one of "half-duplex"'),
+        ('[audio]\nturn_taking = "duplex"\n', {}, 'audio.turn_taking: must be one of "auto", "half-duplex"'),
         ("[kiosk]\nwake_phrases = [1]\n", {}, "kiosk.wake_phrases: must be a list of text (got [1])"),
         ("[kiosk]\nidle = 3\n", {}, "hark.toml:2 kiosk.idle: unknown key (allowed: wake_phrases,"),
         ("\n[kiosks]\n", {}, "hark.toml:2 [kiosks]: unknown section (allowed: audio, vad, stt,"),

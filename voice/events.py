@@ -120,6 +120,8 @@ class Metrics(VoiceEvent):
     speculative: bool
     """The reply began before the hang was over."""
     utterance_s: float
+    erle_db: float | None = None
+    """Echo return loss enhancement of the echo canceller over recent speaker audio; None when it is off."""
 
     def latencies(self) -> dict[str, float]:
         """The measured stages (those that happened), by `STAGES` name."""

@@ -11,9 +11,16 @@ from hark.report import Reporter
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="benchmarks (embedded models): `hark bench latency`")
-    p.add_argument("which", choices=["latency", "knowledge"], help="what to measure")
-    p.add_argument("--turns", type=int, default=10, help="questions to ask (10)")
+    p = sub.add_parser(
+        "bench", help="benchmarks: `hark bench latency`, `hark bench echo`, `hark bench knowledge`"
+    )
+    p.add_argument(
+        "which",
+        choices=["latency", "echo", "knowledge"],
+        help="latency: end of speech to first audio (embedded models); echo: echo cancellation and "
+        "barge-in over simulated echo paths; knowledge: retrieval recall and speed",
+    )
+    p.add_argument("--turns", type=int, default=10, help="latency: questions to ask (10)")
     p.add_argument("--json", action="store_true", help="print one JSON line")
     p.add_argument("--pages", type=int, default=120, help="knowledge: pages of the generated corpus (120)")
     p.add_argument("--chunks", type=int, default=10_000, help="knowledge: passages of the latency index")
@@ -25,6 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, reporter: Reporter) -> int:
     if args.which == "knowledge":
         return run_knowledge(args, reporter)
+    if args.which == "echo":
+        return run_echo(args, reporter)
     from hark.benchmark import latency
 
     if not 1 <= args.turns <= 100:
@@ -70,4 +79,25 @@ def run_knowledge(args: argparse.Namespace, reporter: Reporter) -> int:
                 f"{r['index_pages_per_s']} pages/s indexed, off-topic rejected {r['off_topic_rejected']}"
             )
     print(f"latency at {args.chunks} passages: {json.dumps(result['latency'])}")
+    return 0
+
+
+def run_echo(args: argparse.Namespace, reporter: Reporter) -> int:
+    from hark import assembly
+    from hark.benchmark.echo import run_echo_bench
+
+    config = config_from_args(args)
+    speaker = assembly.build_speaker(config, reporter)
+    reporter.info("playing replies through simulated echo paths, alone and with a person talking over them")
+    result = run_echo_bench(speaker, barge_in_min_s=config.audio.barge_in_min_s)
+    if not args.json:
+        for path in result["paths"]:
+            print(
+                f"echo {path['delay_ms']} ms, {path['attenuation_db']:g} dB down: ERLE {path['erle_db']} dB, "
+                f"{path['self_interruptions']} self-interruptions "
+                f"({path['self_interruptions_without_aec']} without echo cancellation), "
+                f"barge-in {path['barge_in_detected']}/{path['barge_in_trials']}"
+            )
+    summary = {key: value for key, value in result.items() if key != "paths"}
+    print(json.dumps(summary if not args.json else result))
     return 0

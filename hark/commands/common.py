@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from dialogue.backends.select import LLM_CHOICES
-from hark.config import HarkConfig, default_path, load_config
+from hark.config import TURN_TAKING_CHOICES, HarkConfig, default_path, load_config
 from hark.errors import UserError
-from voice.loop import TurnTaking
 
 _PREFIX = "setting__"
 LATEST = "latest"
@@ -93,8 +92,16 @@ FLAGS = {
         Flag(
             "--turn-taking",
             "audio.turn_taking",
-            "half-duplex (default: mic off while Hark speaks) or barge-in (you can interrupt)",
-            choices=tuple(t.value for t in TurnTaking),
+            "half-duplex (default: mic off while Hark speaks), barge-in (you can interrupt; echo "
+            "cancellation lets you do it on a speaker) or auto (barge-in when echo cancellation runs)",
+            choices=TURN_TAKING_CHOICES,
+        ),
+        Flag(
+            "--no-aec",
+            "audio.aec",
+            "do not cancel the speaker's echo (on by default when Hark plays through a speaker)",
+            type=None,
+            const=False,
         ),
         Flag(
             "--barge-in-min",
@@ -139,7 +146,7 @@ LLM = ("--llm", "--model", "--ollama-host", "--base-url")
 CONVERSATION = ("--persona", "--vision-model", "--no-log")
 LISTENING = ("--stt-model", "--hang", "--vad", "--noisy-room", "--no-partials", "--no-speculation")
 SPEAKING = ("--voice",)
-DEVICES = ("--mic", "--speaker", "--turn-taking", "--barge-in-min")
+DEVICES = ("--mic", "--speaker", "--turn-taking", "--barge-in-min", "--no-aec")
 GROUNDING = ("--kb", "--user")
 
 

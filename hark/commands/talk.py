@@ -24,9 +24,11 @@ from hark.config import HarkConfig
 from hark.conversation import VoiceConversation
 from hark.errors import UserError
 from hark.report import Reporter
+from hark.wakeword import WakeWordConversation, WakeWordOpener, wake_handler
 from vision.camera import parse_device, snapshot
 from voice.events import VoiceEvent
-from voice.loop import VoiceLoop
+from voice.loop import Conversation, VoiceLoop
+from voice.processors.wake import check_wake_word
 from voice.sinks import AudioSink, SpeakerSink, WavSink
 from voice.sources import AudioSource, FileSource, MicSource, ReconnectingSource
 
@@ -36,6 +38,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input", metavar="FILE", help="an audio file to use as the microphone")
     p.add_argument("--output", metavar="FILE", help="write the spoken replies to this WAV instead of playing")
     p.add_argument("--fast", action="store_true", help="read --input as fast as possible, not in real time")
+    p.add_argument(
+        "--wake-word",
+        metavar="NAME|FILE",
+        help="answer only what begins with this wake word (hey_jarvis, okay_nabu, hey_mycroft, alexa, "
+        "or a microWakeWord .json); saying it while Hark speaks interrupts",
+    )
     p.add_argument(
         "--camera",
         metavar="DEVICE",
@@ -92,6 +100,8 @@ def open_sink(args: argparse.Namespace, config: HarkConfig) -> tuple[AudioSink, 
 
 def run(args: argparse.Namespace, reporter: Reporter) -> int:
     config = config_from_args(args)
+    if args.wake_word:
+        check_wake_word(args.wake_word)  # before any model loads
     source = open_source(args, config, reporter)  # fails fast on a bad file or missing microphone
     sink, realtime = open_sink(args, config)
     camera = camera_snapshot(args.camera or config.vision.camera, config.vision.max_side)
@@ -99,14 +109,39 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     manager = assembly.build_manager(config, reporter, resume=args.resume)
     manager.warm_up()
     speaker = assembly.build_speaker(config, reporter, manager.persona)
-    conversation = VoiceConversation(manager, config.stt.min_confidence, camera, camera_failed(reporter))
+    voice = VoiceConversation(manager, config.stt.min_confidence, camera, camera_failed(reporter))
+    conversation: Conversation = voice
+    listeners = [voice.on_event]
+    on_wake = None
+    if args.wake_word:
+        opener = WakeWordOpener(wake_handler(lambda: loop, reporter.event))
+        conversation, on_wake = WakeWordConversation(voice, opener, args.wake_word), opener.on_wake
+        listeners.append(opener.on_event)
 
     def on_event(event: VoiceEvent) -> None:
-        reporter.event(conversation.to_json(event))
-        conversation.on_event(event)
+        reporter.event(voice.to_json(event))
+        for listener in listeners:
+            listener(event)
 
+    mic_latency_s = 0.0 if args.input else assembly.input_latency_s(config.audio.input)
+    processors = assembly.build_processors(
+        config,
+        realtime,
+        reporter,
+        mic_latency_s=mic_latency_s,
+        wake_word=args.wake_word or "",
+        on_wake=on_wake,
+    )
     loop, player = assembly.build_loop(
-        config, source, sink, transcriber, speaker, conversation, on_event, realtime=realtime
+        config,
+        source,
+        sink,
+        transcriber,
+        speaker,
+        conversation,
+        on_event,
+        realtime=realtime,
+        processors=processors,
     )
     if not args.input:
         loop.say(manager.persona.greeting)

@@ -85,6 +85,12 @@ class SpeakerOutput:
     def gap(self, seconds: float) -> None:
         pass
 
+    @property
+    def latency_s(self) -> float:
+        """The open stream's output latency (the player dates the echo-cancelling reference with it)."""
+        sink = self._sink
+        return sink.latency_s if sink is not None else 0.0
+
     def release(self) -> None:
         """Close the stream (call with the `PortAudio` lock held)."""
         sink, self._sink = self._sink, None

@@ -1,6 +1,6 @@
 """The kiosk's side of the voice loop's `Conversation`: only what is addressed to Hark gets a reply.
 
-`begin_turn` asks the session whether the utterance is for Hark (wake phrase, follow-up window, push-to-talk)
+`begin_turn` asks the session whether the utterance is for Hark (wake phrase or word, follow-up, push-to-talk)
 and returns None when it is not, so the loop ignores it. An addressed utterance is answered by the dialogue
 manager (with a camera snapshot when the visitor shows something and a camera is configured); a new visitor
 hears the persona's greeting first; the wake phrase said on its own is answered with the greeting, or an
@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dialogue.manager import DialogueManager, DialogueTurn
 from hark.conversation import VoiceConversation
 from hark.kiosk.session import Decision, Sessions
+from hark.wakeword import WakeWordOpener
 from voice.events import SpeechEnded, SpeechStarted, VoiceEvent
 from voice.loop import Turn
 from voice.stt import Transcript
@@ -124,8 +125,11 @@ class KioskConversation:
         min_confidence: float = 0.0,
         snapshot: Callable[[], bytes] | None = None,
         on_event: Callable[[dict], None] = lambda _e: None,
+        wake_word: WakeWordOpener | None = None,
     ) -> None:
         self.sessions = sessions
+        self.wake_word = wake_word
+        """With `kiosk.wake_word`: which utterances the wake word model opened."""
 
         def camera_failed(exc: Exception) -> None:
             on_event({"event": "error", "kind": "camera", "message": str(exc)})
@@ -142,6 +146,8 @@ class KioskConversation:
     def on_loop_event(self, event: VoiceEvent) -> None:
         """The loop's speech start and end keep the sessions' time (an utterance counts from when the
         visitor began speaking, and nobody times out mid-sentence); metrics complete the turn's analytics."""
+        if self.wake_word is not None:
+            self.wake_word.on_event(event)
         if isinstance(event, SpeechStarted):
             self.sessions.speech_started(event.at_s)
         elif isinstance(event, SpeechEnded):
@@ -154,7 +160,8 @@ class KioskConversation:
             return None
         text = transcript.text.strip()
         understood = bool(text) and transcript.confidence >= self.voice.min_confidence
-        decision = self.sessions.decide(text, understood)
+        woken = self.wake_word is not None and self.wake_word.opened(turn_id)
+        decision = self.sessions.decide(text, understood, woken)
         if not decision.addressed:
             return None
         greeting = self.manager.persona.greeting if decision.greet else None

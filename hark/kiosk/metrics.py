@@ -27,6 +27,11 @@ LATENCY_STAGES = {
 
 
 class KioskMetrics:
+    """Echo cancellation shows as `hark_echo_erle_db` (from each turn's `metrics` event) and two counters:
+    `hark_barge_ins` (replies stopped by speech or the wake word) and `hark_self_interruptions`: barge-ins
+    by speech whose utterance then had no words (an empty final transcript) — most likely Hark's own echo,
+    or a noise, rather than a person."""
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
@@ -39,6 +44,16 @@ class KioskMetrics:
         )
         self.errors = Counter("hark_errors", "Errors, by kind", ["kind"], registry=r)
         self.interruptions = Counter("hark_interruptions", "Replies cut short by the visitor", registry=r)
+        self.barge_ins = Counter("hark_barge_ins", "Replies stopped by the visitor's speech", registry=r)
+        self.self_interruptions = Counter(
+            "hark_self_interruptions", "Barge-ins whose utterance had no words (echo or noise)", registry=r
+        )
+        self.erle = Gauge(
+            "hark_echo_erle_db", "Echo return loss enhancement of the echo canceller (NaN: off)", registry=r
+        )
+        self.erle.set(float("nan"))
+        self._barged = False
+        """A speech barge-in happened and its utterance's transcript has not come yet."""
         self.ignored = Counter("hark_ignored_utterances", "Speech not addressed to Hark", registry=r)
         self.fallback_turns = Counter(
             "hark_llm_fallback_turns", "Replies made by the fallback model", registry=r
@@ -69,9 +84,18 @@ class KioskMetrics:
                 self.fallback_turns.inc()
         elif kind == "reply" and event.get("interrupted"):
             self.interruptions.inc()
-        elif kind == "transcript" and event.get("final") and event.get("ignored"):
-            self.ignored.inc()
+        elif kind == "barge_in":
+            self.barge_ins.inc()
+            self._barged = "wake_word" not in event  # the wake word is a word: never a self-interruption
+        elif kind == "transcript" and event.get("final"):
+            if self._barged and not event.get("text", "").strip():
+                self.self_interruptions.inc()
+            self._barged = False
+            if event.get("ignored"):
+                self.ignored.inc()
         elif kind == "metrics":
+            if isinstance(event.get("erle_db"), (int, float)):
+                self.erle.set(event["erle_db"])
             for field, stage in LATENCY_STAGES.items():
                 value = event.get(field)
                 if isinstance(value, (int, float)):

@@ -35,10 +35,12 @@ from hark.kiosk.log import JsonLog, LogReporter
 from hark.kiosk.metrics import KioskMetrics
 from hark.kiosk.session import Sessions
 from hark.kiosk.systemd import Notifier
+from hark.wakeword import WakeWordOpener, wake_handler
 from vision.camera import parse_device, snapshot
 from voice.events import VoiceEvent
 from voice.loop import LoopSummary, VoiceLoop
 from voice.player import Player
+from voice.processors.wake import check_wake_word
 from voice.sinks import AudioSink, WavSink
 from voice.sources import FileSource, ReconnectingSource
 
@@ -50,7 +52,7 @@ FRAMES_STALL_S = 5.0
 """No microphone frame for this long (and no reconnect under way) means the capture is stuck: no watchdog
 ping, so systemd restarts the kiosk."""
 LIVE_PREFIXES = ("kiosk.", "logging.", "guardrails.", "dialogue.persona")
-RESTART_ONLY = ("kiosk.health_host", "kiosk.health_port", "guardrails.redact_pii")
+RESTART_ONLY = ("kiosk.health_host", "kiosk.health_port", "kiosk.wake_word", "guardrails.redact_pii")
 """Settings read once at start: a reload names them in `restart_required` instead of applying them."""
 
 
@@ -147,6 +149,8 @@ class KioskService:
 
     def run(self) -> int:
         self._install_signals()
+        if self.config.kiosk.wake_word:
+            check_wake_word(self.config.kiosk.wake_word)  # a bad model fails here, before anything loads
         source = self._open_input()  # a bad --input fails here, before anything loads
         sink, realtime = self._open_output()
         health = HealthServer(
@@ -199,8 +203,17 @@ class KioskService:
         try:
             transcriber = assembly.build_transcriber(cfg, reporter)
             speaker = assembly.build_speaker(cfg, reporter, manager.persona)
+            opener = WakeWordOpener(wake_handler(lambda: loop, self.emit)) if cfg.kiosk.wake_word else None
             self.conversation = KioskConversation(
-                self.sessions, manager, cfg.stt.min_confidence, self._camera(), self.emit
+                self.sessions, manager, cfg.stt.min_confidence, self._camera(), self.emit, opener
+            )
+            processors = assembly.build_processors(
+                cfg,
+                realtime,
+                reporter,
+                mic_latency_s=0.0 if self.input_path else assembly.input_latency_s(cfg.audio.input),
+                wake_word=cfg.kiosk.wake_word,
+                on_wake=opener.on_wake if opener else None,
             )
             loop, player = assembly.build_loop(
                 cfg,
@@ -211,6 +224,7 @@ class KioskService:
                 self.conversation,
                 self.emit,
                 realtime=realtime,
+                processors=processors,
             )
             return self._run_loop(loop, player)
         finally:

@@ -1,11 +1,11 @@
 """Visitor sessions: who Hark is talking to, and when it is time to forget them.
 
-A session starts when a visitor addresses Hark (the wake phrase, push-to-talk, or any speech when no wake
-phrase is configured). After each reply a follow-up window (`follow_up_s`) is open in which no wake phrase
-is needed; after it the session goes on (the conversation is remembered) but the wake phrase is needed
-again. When nobody has addressed Hark and Hark has said nothing for `idle_timeout_s`, the session ends and
-`on_event` hears `session_end` — the service clears the conversation there, while holding the session lock,
-so no turn of the next visitor can start before the previous visitor is forgotten.
+A session starts when a visitor addresses Hark (the wake phrase, the wake word model, push-to-talk, or any
+speech when neither is configured). After each reply a follow-up window (`follow_up_s`) is open in which
+no wake phrase is needed; after it the session goes on (the conversation is remembered) but the wake
+phrase is needed again. When nobody has addressed Hark and Hark has said nothing for `idle_timeout_s`,
+the session ends and `on_event` hears `session_end` — the service clears the conversation there, while
+holding the session lock, so no turn of the next visitor can start before the previous visitor is forgotten.
 
 Times are on an injectable clock. An utterance counts from when the visitor *started* speaking (told by
 `speech_started`), so a question begun just inside the follow-up window or before the idle timeout is not
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hark.config import KioskSettings
-from hark.kiosk.wake import WakeMatcher
+from hark.kiosk.wake import WakeMatch, WakeMatcher, spoken_form
 
 DECIDE_GRACE_S = 3.0
 """After an utterance ends, how long its transcript may take to arrive before the session can time out."""
@@ -44,6 +44,8 @@ class How(enum.Enum):
 
     IGNORED = "ignored"
     WAKE = "wake_phrase"
+    WAKE_WORD = "wake_word"
+    """The wake word model heard the utterance begin with the wake word (`kiosk.wake_word`)."""
     FOLLOW_UP = "follow_up"
     OPEN = "open"
     """No wake phrase is configured: everything is for Hark."""
@@ -98,6 +100,9 @@ class Sessions:
         with self._lock:
             self.config = config
             self._wake = WakeMatcher(config.wake_phrases, config.wake_threshold)
+            words = [spoken_form(config.wake_word)] if config.wake_word else []
+            self._word = WakeMatcher(words, config.wake_threshold)
+            """The wake word as transcribed, to take it out of the request."""
 
     # ---- what the audio side tells -----------------------------------------------------------------
 
@@ -112,9 +117,11 @@ class Sessions:
 
     # ---- what the conversation asks and tells --------------------------------------------------------
 
-    def decide(self, text: str, understood: bool) -> Decision:
+    def decide(self, text: str, understood: bool, woken: bool = False) -> Decision:
         """Whether this utterance is for Hark, starting or continuing a session. `understood` is False for
         an empty or low-confidence transcript: only a visitor inside the follow-up window gets a reprompt.
+        `woken`: the wake word model heard the utterance begin with the wake word (then, even when the rest
+        was not understood, Hark acknowledges).
 
         May be called more than once for one utterance (the loop starts replies speculatively), with the
         same outcome: the utterance's start time, not the time of the call, is what is compared.
@@ -127,11 +134,16 @@ class Sessions:
                 self._end("idle", visit.last_activity + self.config.idle_timeout_s)
                 visit = None
             wake = self._wake.match(text) if self._wake and understood else None
+            if woken:  # what follows the wake word as transcribed, or all of it
+                said = self._word.match(text) if self._word and understood else None
+                wake = said or WakeMatch(self.config.wake_word, 1.0, text if understood else "")
             if visit is not None and start <= visit.window_until:
                 how = How.FOLLOW_UP
+            elif woken:
+                how = How.WAKE_WORD
             elif wake is not None:
                 how = How.WAKE
-            elif understood and not self._wake:
+            elif understood and not self._wake and not self.config.wake_word:
                 how = How.OPEN
             else:
                 return Decision(How.IGNORED)
@@ -242,7 +254,7 @@ class Sessions:
             visit = self._visit
             if visit is None:
                 return Phase.IDLE
-            open_window = self._clock() <= visit.window_until or not self._wake
+            open_window = self._clock() <= visit.window_until or not (self._wake or self.config.wake_word)
             return Phase.LISTENING if open_window else Phase.WAITING
 
     def snapshot(self) -> dict:

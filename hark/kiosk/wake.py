@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from pathlib import Path
 
 SEARCH_WORDS = 3
 """The wake phrase may start this many words into the utterance ("Excuse me, hey Hark ...")."""
@@ -55,3 +56,8 @@ class WakeMatcher:
                         rest = text[window[-1][1] :].lstrip(" \t,.;:!?-–—")
                         best = WakeMatch(phrase, ratio, rest.strip())
         return best
+
+
+def spoken_form(wake_word: str) -> str:
+    """How a wake word model's name is said: `hey_jarvis` (or `.../hey_jarvis.json`) → "hey jarvis"."""
+    return Path(wake_word).stem.replace("_", " ")

@@ -10,6 +10,7 @@ against 30 MB plus protobuf for LiveKit, with a plain synchronous call per block
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,15 @@ ERLE_REFERENCE_RMS = 300.0
 """Frames whose reference is quieter than this (about -40 dBFS) do not count towards ERLE."""
 ERLE_DECAY = 0.995
 """Per-frame forgetting of the ERLE power sums: about 6 s of far-end audio."""
+ECHO_TAIL_S = 0.1
+"""Reverberation after the delayed echo: while untrusted, frames are muted this long after it too."""
+UNTRUSTED_DELAY_S = 1.0
+"""While a burst is untrusted, the echo may lag its reference by this much: underruns in a loaded sound
+server push it later than tracking follows (measured on PulseAudio: the end of the greeting leaked with a
+0.6 s window, not with 1 s)."""
+RESTART_GAP_S = 0.05
+"""Audio handed to the speaker this long after the previous audio ended restarts playback: the sound server
+may re-buffer there and move the echo, so the burst must earn trust again."""
 
 
 class EchoCancellerUnavailable(RuntimeError):
@@ -43,6 +53,16 @@ class EchoConfig:
     ns_level: int = 1
     """WebRTC NS strength 0-3 (6, 12, 18, 21 dB)."""
     auto_gain_control: bool = False
+    trust_after_s: float = 0.8
+    trust_erle_db: float = 15.0
+    """Each burst of speaker audio (from when playback starts or restarts after a gap) begins muted: frames
+    heard while the speaker plays, and its echo tail, are silenced as in half-duplex until the canceller has
+    heard `trust_after_s` of it and removed at least `trust_erle_db` of its echo. Why: through a sound
+    server the echo moves each time playback restarts (measured on PulseAudio: 50 ms for one reply, 240 ms
+    for the next) and AEC3 lets echo through
+    while it re-converges (ERLE 4-7 dB on some replies, 45-50 dB on others), which would interrupt the
+    reply. A reply whose echo is not cancelled thus stays half-duplex instead of interrupting itself.
+    `trust_after_s = 0` turns this off."""
 
     def __post_init__(self) -> None:
         if self.ns_level not in (0, 1, 2, 3):
@@ -51,6 +71,8 @@ class EchoConfig:
             raise ValueError("max_delay_s must be in (0, 1] s")
         if abs(self.device_delay_s) > 1.0:
             raise ValueError("device_delay_s must be within ±1 s")
+        if not 0 <= self.trust_after_s <= 10:
+            raise ValueError("trust_after_s must be in [0, 10] s")
 
 
 def _load_processor(config: EchoConfig):
@@ -95,6 +117,10 @@ class EchoCanceller:
         self._power_out = 0.0
         self._cpu_s = 0.0
         self._audio_s = 0.0
+        self._burst = _Burst()
+        self._played_until_s = float("-inf")
+        self._restarts: deque[float] = deque()
+        """Start times of playback after a gap (appended by the player thread, read by the capture thread)."""
 
     @property
     def delay_s(self) -> float:
@@ -114,7 +140,17 @@ class EchoCanceller:
         return self._cpu_s / self._audio_s if self._audio_s else 0.0
 
     def playback(self, audio: np.ndarray, sample_rate: int, at_s: float) -> None:
+        """A chunk handed over before (or just after) the previous one has finished playing follows it
+        without a gap or an overlap: the speaker plays queued audio back to back, while the timestamps the
+        player can take (at each write, plus the reported latency) jump by the sound server's real buffer
+        at each chunk (measured on PulseAudio: the reference then overlapped itself and ERLE fell to
+        2-7 dB). Only a chunk after a gap re-anchors the reference, and restarts the trust."""
+        if at_s > self._played_until_s + RESTART_GAP_S:
+            self._restarts.append(at_s)
+        else:
+            at_s = self._played_until_s
         self._far.add(audio, sample_rate, at_s)
+        self._played_until_s = at_s + audio.size / sample_rate
 
     def process(self, frame: np.ndarray, at_s: float) -> np.ndarray:
         started = time.thread_time()
@@ -130,13 +166,60 @@ class EchoCanceller:
                 for i in range(0, mic.size, BLOCK_SAMPLES)
             ]
         )
-        self._update_erle(reference, mic, out)
+        active = self._update_erle(reference, mic, out)
+        if not self._trusted(active, at_s, mic, out):
+            out = np.zeros_like(out)
         self._cpu_s += time.thread_time() - started
         self._audio_s += mic.size / SAMPLE_RATE
         return out
 
-    def _update_erle(self, reference: np.ndarray, mic: np.ndarray, out: np.ndarray) -> None:
+    def _trusted(self, active: bool, at_s: float, mic: np.ndarray, out: np.ndarray) -> bool:
+        """Whether this frame may pass: no speaker audio can be in it, or the current burst earned trust."""
+        config = self.config
+        if config.trust_after_s <= 0:
+            return True
+        while self._restarts and self._restarts[0] <= at_s:
+            self._restarts.popleft()
+            self._burst = _Burst()
+        burst = self._burst
+        if active:
+            burst.add(mic, out)
+            if burst.heard_s >= config.trust_after_s and burst.erle_db >= config.trust_erle_db:
+                burst.trusted = True
+        return burst.trusted or not self._echo_may_sound(at_s, mic.size)
+
+    def _echo_may_sound(self, at_s: float, n: int) -> bool:
+        """Whether the speaker's sound, delayed by up to `UNTRUSTED_DELAY_S` plus its tail, may be in this
+        frame (the tracked delay is not to be trusted before convergence either)."""
+        back_s = max(self.config.max_delay_s, UNTRUSTED_DELAY_S) + ECHO_TAIL_S
+        recent = self._far.read(at_s - back_s, n + round(back_s * SAMPLE_RATE))
+        return bool(np.max(np.abs(recent), initial=0) > ERLE_REFERENCE_RMS)
+
+    def _update_erle(self, reference: np.ndarray, mic: np.ndarray, out: np.ndarray) -> bool:
+        """Count the frame towards ERLE when the speaker plays in it; say whether it does."""
         if np.sqrt(np.mean(reference.astype(np.float64) ** 2)) < ERLE_REFERENCE_RMS:
-            return
+            return False
         self._power_in = ERLE_DECAY * self._power_in + float(np.mean(mic.astype(np.float64) ** 2))
         self._power_out = ERLE_DECAY * self._power_out + float(np.mean(out.astype(np.float64) ** 2))
+        return True
+
+
+@dataclass
+class _Burst:
+    """Speaker audio since playback (re)started: how much echo the canceller removed in it."""
+
+    heard_s: float = 0.0
+    power_in: float = 0.0
+    power_out: float = 0.0
+    trusted: bool = False
+
+    def add(self, mic: np.ndarray, out: np.ndarray) -> None:
+        self.heard_s += mic.size / SAMPLE_RATE
+        self.power_in += float(np.mean(mic.astype(np.float64) ** 2))
+        self.power_out += float(np.mean(out.astype(np.float64) ** 2))
+
+    @property
+    def erle_db(self) -> float:
+        if self.power_out <= 0.0:
+            return float("inf") if self.power_in > 0.0 else 0.0
+        return 10.0 * float(np.log10(max(self.power_in, 1e-12) / self.power_out))

@@ -73,12 +73,18 @@ def _model_file(config_path: Path, spec: str) -> Path:
     return model_file
 
 
+def check_wake_word(spec: str) -> tuple[Path, Path]:
+    """The config and model files of `spec` (NAME or FILE), checked without loading the model, so a command
+    can fail before it loads anything else. Raises `WakeWordError` or `FileNotFoundError`."""
+    config_path = _config_path(spec)
+    return config_path, _model_file(config_path, spec)
+
+
 def load_wake_word(spec: str):
     """The `pymicro_wakeword.MicroWakeWord` model for `spec` (NAME or FILE); clear errors otherwise."""
     from pymicro_wakeword import MicroWakeWord
 
-    config_path = _config_path(spec)
-    model_file = _model_file(config_path, spec)
+    config_path, model_file = check_wake_word(spec)
     try:
         return MicroWakeWord.from_config(config_path)
     except (RuntimeError, ValueError) as exc:  # e.g. a model with unexpected tensor types
