@@ -23,7 +23,7 @@ from hark.errors import UserError
 from hark.evaluation.expectations import EXPECT_KEYS, Expectation, Kind, SpecError, build
 
 SUITE_KEYS = ("name", "persona", "cases")
-CASE_KEYS = ("name", "turns")
+CASE_KEYS = ("name", "turns", "must_not_regress")
 TURN_KEYS = ("user", "audio", "images", "expect")
 
 _TAG = "tag:yaml.org,2002:"
@@ -55,6 +55,8 @@ class Case:
     name: str
     line: int
     turns: tuple[Turn, ...]
+    must_not_regress: bool = False
+    """In an A/B comparison, B passing significantly less often than A here fails the comparison."""
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,8 @@ class _Reader:
         turns = tuple(self.turn(t) for t in self.sequence(fields["turns"][1], "turns"))
         if not any(t.expectations for t in turns):
             raise self.error(node, f"case {name!r} expects nothing: give a turn an 'expect' so it can fail")
-        return Case(name, _line(node), turns)
+        guarded = self.typed(fields["must_not_regress"], Kind.BOOL) if "must_not_regress" in fields else False
+        return Case(name, _line(node), turns, guarded)
 
     def turn(self, node: Node) -> Turn:
         fields = self.mapping(node, "turn", TURN_KEYS)
