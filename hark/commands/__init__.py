@@ -8,6 +8,7 @@ from hark.commands import (
     devices,
     doctor,
     eval,
+    feedback,
     kiosk,
     personas,
     say,
@@ -32,4 +33,5 @@ COMMANDS = (
     stats,
     kiosk,
     settings,
+    feedback,
 )

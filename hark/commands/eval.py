@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from dialogue.analytics import read_turns
+from dialogue.feedback import RATINGS
+from dialogue.guardrails import Guardrails
 from dialogue.manager import DialogueManager
 from hark import assembly
 from hark.commands.common import (
@@ -27,21 +31,28 @@ from hark.errors import UserError
 from hark.evaluation.compare import Comparison
 from hark.evaluation.compare_report import write_comparison_report
 from hark.evaluation.console import case_lines, comparison_lines, summary_line
+from hark.evaluation.draft import draft_suite, parse_since
 from hark.evaluation.expectations import Services, Unavailable
 from hark.evaluation.judge import make_judge
 from hark.evaluation.report import write_report
 from hark.evaluation.runner import CaseResult, Inputs, Pipeline, Runner, SuiteResult, load_inputs
 from hark.evaluation.similarity import make_embedder
 from hark.evaluation.suite import Case, Suite, has_spoken_turns, load_suite, uses
+from hark.paths import analytics_path
 from hark.report import Reporter
 
 MODEL_TIMEOUT_S = 60.0
 UNUSED = Unavailable("not used by the selected cases")
+DRAFT = "draft"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="run a dialogue test suite (YAML) and report what passed")
-    p.add_argument("suite", metavar="SUITE.yaml", help="the suite to run")
+    p.add_argument(
+        "suite",
+        metavar="SUITE.yaml",
+        help=f"the suite to run; `{DRAFT}` writes draft cases (--from-feedback)",
+    )
     p.add_argument(
         "-k",
         dest="select",
@@ -76,6 +87,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="A/B: run the suite on both configurations and compare pass rates (exit 1 when B is "
         "significantly worse on a `must_not_regress` case)",
     )
+    p.add_argument(
+        "--from-feedback",
+        choices=RATINGS,
+        help=f"with `{DRAFT}`: print draft cases (YAML) from the recorded turns users rated so",
+    )
+    p.add_argument(
+        "--since", metavar="PERIOD", help=f"with `{DRAFT}`: only turns of the last PERIOD (7d, 12h)"
+    )
     add_json_arg(p)
     add_config_args(p, *LLM, *CONVERSATION, "--stt-model", *SPEAKING)  # --persona overrides the suite's
     p.set_defaults(run=run)
@@ -88,6 +107,10 @@ def make_manager(config: HarkConfig, reporter: Reporter) -> DialogueManager:
 
 
 def run(args: argparse.Namespace, reporter: Reporter) -> int:
+    if args.suite == DRAFT:
+        return draft(args, reporter)
+    if args.from_feedback or args.since:
+        raise UserError(f"--from-feedback and --since go with `hark eval {DRAFT}`")
     if args.repeat < 1:
         raise UserError("--repeat must be at least 1")
     if not 0 < args.min_pass_rate <= 1:
@@ -222,6 +245,22 @@ def fresh_conversation(manager: DialogueManager) -> Callable[[], DialogueManager
         return manager
 
     return fresh
+
+
+def draft(args: argparse.Namespace, reporter: Reporter) -> int:
+    """`hark eval draft --from-feedback bad [--since 7d] > cases.yaml`."""
+    if not args.from_feedback:
+        raise UserError(f"`hark eval {DRAFT}` needs --from-feedback good|bad")
+    config = config_from_args(args)
+    days = parse_since(args.since) if args.since else None
+    rows = read_turns(analytics_path(), days)
+    title = f"drafts from turns rated {args.from_feedback}" + (
+        f" in the last {args.since}" if args.since else ""
+    )
+    text, count = draft_suite(rows, args.from_feedback, Guardrails(config.guardrails).redact, title)
+    sys.stdout.write(text)
+    reporter.info(f"{count} draft case(s) from turns rated {args.from_feedback}")
+    return 0
 
 
 def check_report_path(path: Path) -> None:
