@@ -6,9 +6,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from pathlib import Path
 
 from dialogue.analytics import read_stats, read_turns
 from hark.commands.common import add_json_arg
+from hark.commands.eval import check_report_path
+from hark.dashboard import dashboard
 from hark.errors import UserError
 from hark.paths import analytics_path
 from hark.report import Reporter
@@ -24,6 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--turns", type=int, default=0, metavar="N", help="also list the last N turns with their ids"
     )
+    p.add_argument("--html", metavar="FILE", help="also write the dashboard: one self-contained HTML page")
     add_json_arg(p)
     p.set_defaults(run=run)
 
@@ -34,6 +38,10 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     if args.turns < 0:
         raise UserError("--turns must be 0 or more")
     path = analytics_path()
+    if args.html:
+        check_report_path(Path(args.html))
+        Path(args.html).write_text(dashboard(path, args.days), encoding="utf-8")
+        reporter.info(f"dashboard written to {args.html}")
     stats = read_stats(path, args.days)
     if args.turns:
         stats["recent"] = [_brief(r) for r in read_turns(path, args.days)[-args.turns :]]
