@@ -20,6 +20,7 @@ from dialogue.manager import DialogueManager
 from hark import assembly
 from hark.commands.common import (
     CONVERSATION,
+    LISTENING,
     LLM,
     SPEAKING,
     add_config_args,
@@ -96,7 +97,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--since", metavar="PERIOD", help=f"with `{DRAFT}`: only turns of the last PERIOD (7d, 12h)"
     )
     add_json_arg(p)
-    add_config_args(p, *LLM, *CONVERSATION, "--stt-model", *SPEAKING)  # --persona overrides the suite's
+    add_config_args(
+        p, *LLM, *CONVERSATION, *LISTENING, *SPEAKING, "--turn-taking", "--barge-in-min"
+    )  # --persona overrides the suite's
     p.set_defaults(run=run)
 
 
@@ -218,6 +221,7 @@ def evaluate(
         services,
         transcriber=assembly.build_transcriber(config, reporter) if spoken else None,
         speaker=assembly.build_speaker(config, reporter) if spoken else None,
+        config=config,
     )
     setup = {"model": backend.describe(), "persona": f"{manager.persona.name} ({manager.persona.source})"}
     for name, service in (("judge", services.judge), ("embeddings", services.embedder)):
