@@ -71,7 +71,7 @@ cases:
           contains: "nine"
   - name: heard in a reverberant cafe
     turns:
-      - say: "Where is the cafe?"
+      - say: "How do I get to the cafe?"
         noise: babble
         snr_db: 15
         reverb_s: 0.4
