@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from audio_fixtures import spoken
+from audio_fixtures import silence, spoken, write_wav
 from test_eval_helpers import WARM_UP_PROMPT, on_server, run_eval, write_suite
 
 from hark.evaluation.acoustic import (
@@ -161,3 +161,25 @@ def test_loop_expectations_need_a_spoken_turn(fake_ollama, tmp_path, capsys):
     """
     run = run_eval(capsys, *on_server(fake_ollama, str(write_suite(tmp_path, text))))
     assert run.code == 2 and "'interrupted' applies only to a spoken turn" in run.err
+
+
+def test_a_room_where_nothing_is_said_ends_and_fails_its_checks(server, tmp_path, capsys):
+    write_wav(tmp_path / "quiet.wav", silence(1.5))
+    text = """
+    name: quiet
+    cases:
+      - name: nothing said
+        turns:
+          - audio: quiet.wav
+            noise: white
+            snr_db: 60
+            expect: {first_audio_max_s: 5, interrupted: false}
+    """
+    run = run_eval(capsys, *on_server(server, str(write_suite(tmp_path, text)), "--json"))
+    assert run.code == 1, run.err
+    (turn,) = run.case("nothing said")["turns"]
+    assert [c["reason"] for c in turn["checks"]] == [
+        "no reply audio after the user finished",
+        "no reply was played",
+    ]
+    assert turn["loop"]["turn_ended_s"] == [] and turn["loop"]["interrupted"] is None

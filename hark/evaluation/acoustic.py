@@ -46,6 +46,8 @@ TAIL_S = 0.8
 """Silence kept after the reply ends, so the loop finishes the turn as it would in a room."""
 MAX_S = 60.0
 """A turn never runs longer than this (a reply that never ends is a failure, not a hang)."""
+UNHEARD_S = 5.0
+"""When the loop has not ended any turn this long after the utterance, it heard nothing: stop listening."""
 BABBLE = (
     "The train to the city leaves from the other platform in ten minutes.",
     "I told her the meeting was moved to Thursday afternoon at three.",
@@ -188,6 +190,8 @@ class Room:
         self._gain = 10 ** (scene.echo_db / 20) if scene.echo_db is not None else 0.0
         self._closed = threading.Event()
         self.reply_done = threading.Event()
+        self.heard = threading.Event()
+        """The loop ended a user turn (so a reply, or a reprompt, is coming)."""
         self.started_at: float | None = None
         self.sound_times: list[float] = []
         """Monotonic times at which audible reply audio reached the speaker."""
@@ -231,6 +235,8 @@ class Room:
         return out
 
     def _finished(self, position: int) -> bool:
+        if not self.heard.is_set():
+            return position > self.utterance.audio.size + UNHEARD_S * SAMPLE_RATE
         barge_end = 0
         if self.barge_in_start_s is not None and self._barge_in is not None:
             barge_end = int(self.barge_in_start_s * SAMPLE_RATE) + self._barge_in.size
@@ -308,6 +314,7 @@ class _Recorder:
     def __call__(self, event: VoiceEvent) -> None:
         now = time.monotonic() - (self.room.started_at or time.monotonic())
         if isinstance(event, SpeechEnded):
+            self.room.heard.set()
             self.turn.ended_at_s.append(now)
             self.turn.ended_speech_s.append(event.stream_s)
         elif isinstance(event, Transcript) and event.final and not event.ignored:
