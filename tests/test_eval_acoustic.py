@@ -114,6 +114,7 @@ def test_acoustic_cases_through_the_voice_loop(server, tmp_path, capsys):
     loop = noisy["loop"]
     assert 0 < loop["end_of_turn_delay_s"] < 3 and loop["first_audio_s"] == noisy["first_audio_s"]
     assert loop["first_audio_s"] > loop["end_of_turn_delay_s"]  # the reply starts after the turn ends
+    assert noisy["stt_s"] > 0 and noisy["first_token_s"] > 0  # the loop's stage latencies reached the record
     (talked,) = run.case("talked over")["turns"]
     barge = talked["loop"]
     assert barge["interrupted"] and barge["barge_ins_s"][0] > barge["barge_in_start_s"]

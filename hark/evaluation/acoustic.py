@@ -304,14 +304,17 @@ class LoopTurn:
 
 
 class _Recorder:
-    """Collects the loop's events against the room's stream clock."""
+    """Collects the loop's events against the room's stream clock, and passes them on to the conversation
+    (as `hark talk` does) so the turn's record gets the loop's stage latencies."""
 
-    def __init__(self, room: Room, turn: LoopTurn) -> None:
+    def __init__(self, room: Room, turn: LoopTurn, conversation: VoiceConversation) -> None:
         self.room = room
         self.turn = turn
         self.texts: list[str] = []
+        self._conversation = conversation
 
     def __call__(self, event: VoiceEvent) -> None:
+        self._conversation.on_event(event)
         now = time.monotonic() - (self.room.started_at or time.monotonic())
         if isinstance(event, SpeechEnded):
             self.room.heard.set()
@@ -341,7 +344,7 @@ def play_in_loop(
     barge = spoken(speaker, scene.barge_in_say) if scene.barge_in_at_s is not None else None
     room = Room(utterance, scene, barge)
     turn = LoopTurn(transcript="", speech_end_s=utterance.speech_end_s)
-    recorder = _Recorder(room, turn)
+    recorder = _Recorder(room, turn, conversation)
     loop, player = assembly.build_loop(
         config, room, room, transcriber, speaker, _FirstTurn(conversation), recorder, realtime=True
     )
