@@ -24,6 +24,7 @@ import numpy as np
 from scipy.signal import fftconvolve
 
 from hark import assembly
+from hark.benchmark.recording import AUDIBLE, last_audible_s
 from hark.config import HarkConfig
 from hark.conversation import VoiceConversation
 from voice import SAMPLE_RATE
@@ -38,8 +39,6 @@ from voice.vad import FRAME_S, FRAME_SAMPLES
 SNR_RANGE_DB = (-10.0, 60.0)
 ECHO_RANGE_DB = (-60.0, 0.0)
 REVERB_RANGE_S = (0.05, 3.0)
-AUDIBLE = 300
-"""int16 amplitude (about -40 dBFS) counted as sound, at the sink and when finding where speech ends."""
 ECHO_DELAY_S = 0.03
 """Speaker to microphone: the acoustic path plus the sound card's buffers."""
 TAIL_S = 0.8
@@ -143,11 +142,6 @@ def noise_audio(noise: Noise, speaker: Speaker, seconds: float, rng: np.random.G
     return decode_file(noise.kind)
 
 
-def last_audible_s(audio: np.ndarray) -> float:
-    loud = np.flatnonzero(np.abs(audio) * 32768 > AUDIBLE)
-    return (loud[-1] + 1) / SAMPLE_RATE if loud.size else 0.0
-
-
 @dataclass(frozen=True)
 class Utterance:
     """What the microphone gets for the user's turn, and where the user truly stopped speaking."""
@@ -163,7 +157,7 @@ def compose(
 ) -> Utterance:
     """The clean utterance (pauses already in it) after lead silence, reverberated, with the noise bed."""
     voice = np.concatenate([np.zeros(int(lead_s * SAMPLE_RATE), np.float32), clean.astype(np.float32)])
-    end_s = last_audible_s(voice)
+    end_s = last_audible_s(to_int16(voice))
     if scene.reverb_s:
         voice = reverberate(voice, scene.reverb_s, rng)
     if scene.noise is not None:
