@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from dialogue.feedback import RATINGS
 from dialogue.guardrails import redact_pii
 from dialogue.record import STAGES, TurnRecord
 from dialogue.store import connect, cutoff
@@ -48,6 +49,17 @@ CREATE TABLE IF NOT EXISTS turns (
 );
 CREATE INDEX IF NOT EXISTS turns_by_time ON turns(at);
 """
+ADDED_COLUMNS = {
+    "persona": "TEXT",
+    "feedback": "TEXT",
+    "feedback_note": "TEXT",
+    "feedback_source": "TEXT",
+    "feedback_at": "REAL",
+}
+"""Columns added after the first schema: a database written before them gets them when it is opened for
+writing, and readers treat them as NULL in one that has not been opened since."""
+FEEDBACK_SOURCES = ("said", "cli")
+"""`said`: recognised in what the user said or typed next; `cli`: given with `hark feedback`."""
 
 
 class Analytics:
@@ -68,11 +80,15 @@ class Analytics:
         self._conn = connect(path)
         with self._lock, self._conn:
             self._conn.executescript(_SCHEMA)
+            present = {row[1] for row in self._conn.execute("PRAGMA table_info(turns)")}
+            for column, kind in ADDED_COLUMNS.items():
+                if column not in present:
+                    self._conn.execute(f"ALTER TABLE turns ADD COLUMN {column} {kind}")
         self._purged_at = -math.inf
         self.purge()
 
-    def record(self, record: TurnRecord) -> int:
-        """Write the turn; returns its row id."""
+    def record(self, record: TurnRecord, persona: str | None = None) -> int:
+        """Write the turn (answered as `persona`); returns its row id."""
         if self._clock() - self._purged_at > PURGE_EVERY_S:
             self.purge()
         redact = self._redact
@@ -96,13 +112,14 @@ class Analytics:
             record.reprompt,
             record.images,
             record.images_seen,
+            persona,
         )
         with self._lock, self._conn:
             cursor = self._conn.execute(
                 "INSERT INTO turns (at, conversation_id, user, reply, backend, model, fallback, attempts, "
                 "latencies, prompt_tokens, reply_tokens, stt_confidence, error, interrupted, blocked, "
-                "guardrail, reprompt, images, images_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                "?, ?, ?, ?, ?)",
+                "guardrail, reprompt, images, images_seen, persona) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
         assert cursor.lastrowid is not None
@@ -116,6 +133,21 @@ class Analytics:
                 return
             merged = {**json.loads(found[0]), **latencies}
             self._conn.execute("UPDATE turns SET latencies = ? WHERE id = ?", (json.dumps(merged), row_id))
+
+    def set_feedback(self, row_id: int, rating: str, note: str | None = None, source: str = "cli") -> bool:
+        """Rate a recorded turn `good` or `bad` (the latest rating wins); False when there is no such row."""
+        if rating not in RATINGS or source not in FEEDBACK_SOURCES:
+            raise ValueError(f"rating {rating!r} from {source!r}")
+        values = (rating, self._redact(note) if note else None, source, self._clock(), row_id)
+        with self._lock, self._conn:
+            return (
+                self._conn.execute(
+                    "UPDATE turns SET feedback = ?, feedback_note = ?, feedback_source = ?, feedback_at = ? "
+                    "WHERE id = ?",
+                    values,
+                ).rowcount
+                == 1
+            )
 
     def purge(self) -> int:
         """Delete rows older than the retention period; how many were deleted."""
@@ -160,22 +192,34 @@ def _rate(count: int, total: int) -> float:
     return round(count / total, 4) if total else 0.0
 
 
-def read_stats(path: Path, days: float | None = None, now: float | None = None) -> dict[str, Any]:
-    """Counts, rates, p50/p90 latency per stage, tokens and models over the turns of the last `days`.
-
-    Reads without creating anything: with no database yet, every count is zero.
-    """
+def read_turns(path: Path, days: float | None = None, now: float | None = None) -> list[dict[str, Any]]:
+    """The rows of the last `days` (all when None), oldest first, `latencies` decoded, every column of
+    `ADDED_COLUMNS` present. Reads without creating anything: no database yet, no rows."""
     since = cutoff(days, time.time() if now is None else now) or 0.0
-    rows: list[sqlite3.Row] = []
-    if path.exists():
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        conn.row_factory = sqlite3.Row
-        try:
-            rows = conn.execute("SELECT * FROM turns WHERE at >= ? ORDER BY at", (since,)).fetchall()
-        except sqlite3.OperationalError:  # the database exists but no turn was ever recorded
-            rows = []
-        finally:
-            conn.close()
+    if not path.exists():
+        return []
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    try:
+        found = conn.execute("SELECT * FROM turns WHERE at >= ? ORDER BY at, id", (since,)).fetchall()
+    except sqlite3.OperationalError:  # the database exists but no turn was ever recorded
+        found = []
+    finally:
+        conn.close()
+    blank = dict.fromkeys(ADDED_COLUMNS)
+    return [{**blank, **dict(r), "latencies": json.loads(r["latencies"])} for r in found]
+
+
+def feedback_counts(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    good = sum(r["feedback"] == "good" for r in rows)
+    bad = sum(r["feedback"] == "bad" for r in rows)
+    return {"good": good, "bad": bad, "bad_rate": _rate(bad, good + bad)}
+
+
+def read_stats(path: Path, days: float | None = None, now: float | None = None) -> dict[str, Any]:
+    """Counts, rates, p50/p90 latency per stage, tokens, models and feedback over the turns of the last
+    `days`. With no database yet, every count is zero."""
+    rows = read_turns(path, days, now)
     total = len(rows)
     counts = {
         "blocked": sum(r["blocked"] for r in rows),
@@ -186,7 +230,7 @@ def read_stats(path: Path, days: float | None = None, now: float | None = None) 
     }
     stages: dict[str, list[float]] = {}
     for r in rows:
-        for stage, value in json.loads(r["latencies"]).items():
+        for stage, value in r["latencies"].items():
             stages.setdefault(stage, []).append(value)
     order = {stage: i for i, stage in enumerate(STAGES)}
     latency = {
@@ -219,4 +263,5 @@ def read_stats(path: Path, days: float | None = None, now: float | None = None) 
         },
         "models": dict(Counter(r["model"] for r in rows if r["model"]).most_common()),
         "guardrails": dict(Counter(r["guardrail"] for r in rows if r["guardrail"]).most_common()),
+        "feedback": feedback_counts(rows),
     }

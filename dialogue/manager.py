@@ -30,6 +30,7 @@ from dialogue.backends.base import (
     open_stream,
 )
 from dialogue.errors import DialogueError
+from dialogue.feedback import recognise
 from dialogue.guardrails import Guardrails
 from dialogue.memory import DEFAULT_CONTEXT, Budget, Memory, MemoryConfig
 from dialogue.messages import Message
@@ -380,7 +381,7 @@ class DialogueManager:
 
     def finish_turn(self, turn: DialogueTurn) -> None:
         record = turn.record
-        self.last_record = record
+        previous, self.last_record = self.last_record, record
         if turn.announced_fallback:
             self._announced_fallback = True
         elif record.backend is not None and not record.fallback:
@@ -396,9 +397,18 @@ class DialogueManager:
                 if self.store is not None and self.conversation_id is not None:
                     self.store.append(self.conversation_id, messages)
         if self.analytics is not None:
-            record.row_id = self.analytics.record(record)
+            record.row_id = self.analytics.record(record, self.persona.name)
+            self._record_feedback(previous, record)
         if turn.remembered:
             self.memory.fold_in_background(self.persona.system_prompt, self.budget(self.backend))
+
+    def _record_feedback(self, previous: TurnRecord | None, record: TurnRecord) -> None:
+        """What the user said about the previous reply of this conversation ("that's wrong") rates it."""
+        said = recognise(record.user)
+        if said is None or previous is None or previous.row_id is None or self.analytics is None:
+            return
+        if previous.conversation_id == record.conversation_id:
+            self.analytics.set_feedback(previous.row_id, said.rating, record.user, source="said")
 
     def _persist_fold(self, count: int, summary: str) -> None:
         if self.store is not None and self.conversation_id is not None:

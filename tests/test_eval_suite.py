@@ -81,7 +81,8 @@ INVALID = [
         "unknown key in a turn",
         "name: x\ncases:\n  - name: a\n    turns:\n      - user: hi\n        expekt: {contains: [a]}\n",
         6,
-        "unknown key 'expekt' in turn (did you mean 'expect'? allowed: user, audio, images, expect)",
+        "unknown key 'expekt' in turn (did you mean 'expect'? allowed: user, audio, say, images, expect, "
+        "noise, snr_db, reverb_s, echo_db, barge_in_at_s, barge_in_say)",
     ),
     (
         "unknown expectation",
@@ -135,7 +136,7 @@ INVALID = [
         "neither user nor audio",
         "name: x\ncases:\n  - name: a\n    turns:\n      - expect: {regex: a}\n",
         5,
-        "a turn needs 'user' (typed text) or 'audio' (a recording)",
+        "a turn needs 'user' (typed text), 'audio' (a recording) or 'say' (spoken)",
     ),
     (
         "a transcript on a typed turn",

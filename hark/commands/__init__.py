@@ -8,6 +8,7 @@ from hark.commands import (
     devices,
     doctor,
     eval,
+    feedback,
     kiosk,
     knowledge,
     memory,
@@ -38,4 +39,5 @@ COMMANDS = (
     knowledge,
     memory,
     privacy,
+    feedback,
 )

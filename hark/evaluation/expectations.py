@@ -12,11 +12,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import PurePath
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from dialogue.backends.base import BackendError
 from dialogue.knowledge.query import terms
 from hark.evaluation.wer import word_error_rate
+
+if TYPE_CHECKING:
+    from hark.evaluation.acoustic import LoopTurn
 
 
 class Status(str, Enum):
@@ -62,6 +65,8 @@ class Outcome:
     """The case's earlier turns, so a judge sees the conversation and not only the last reply."""
     sources: tuple[dict, ...] = ()
     """The knowledge passages the model was given (`{"title", "path", "chunk"}`)."""
+    loop: LoopTurn | None = None
+    """What the voice loop did, for a turn played through it (an acoustic scene)."""
 
     @property
     def dialogue(self) -> tuple[Exchange, ...]:
@@ -311,6 +316,126 @@ def _at_least(key: str, label: str, value: float, floor: float, detail: str = ""
     return Check(key, status, f"{label} {value:.2f} {sign} {floor:.2f}{detail}")
 
 
+CUT_OFF_TOLERANCE_S = 0.3
+"""A turn the loop ended this much before the user's true end of speech was cut off (less is the VAD's
+frame and trailing-consonant slack, not a cut)."""
+
+
+def _loop(key: str, outcome: Outcome) -> LoopTurn | Check:
+    if outcome.loop is None:
+        return Check(key, Status.FAIL, "the turn was not played through the voice loop")
+    return outcome.loop
+
+
+@dataclass(frozen=True)
+class CutOff:
+    """Whether the loop ended the user's turn before they finished (at a pause, say)."""
+
+    expected: bool
+    key: ClassVar[str] = "cut_off"
+
+    def check(self, outcome: Outcome, services: Services) -> Check:
+        loop = _loop(self.key, outcome)
+        if isinstance(loop, Check):
+            return loop
+        early = [s for s in loop.ended_speech_s if s < loop.speech_end_s - CUT_OFF_TOLERANCE_S]
+        what = (
+            f"cut off at {early[0]:.2f}s of speech ending at {loop.speech_end_s:.2f}s"
+            if early
+            else f"not cut off (speech ended at {loop.speech_end_s:.2f}s)"
+        )
+        return Check(self.key, Status.PASS if bool(early) == self.expected else Status.FAIL, what)
+
+
+def end_of_turn_delay(loop: LoopTurn) -> float | None:
+    """From the user's true end of speech to the loop ending the turn that holds it."""
+    for ended_at, speech in zip(loop.ended_at_s, loop.ended_speech_s, strict=True):
+        if speech >= loop.speech_end_s - CUT_OFF_TOLERANCE_S:
+            return ended_at - loop.speech_end_s
+    return None
+
+
+@dataclass(frozen=True)
+class EndOfTurnDelay:
+    seconds: float
+    key: ClassVar[str] = "end_of_turn_delay_max_s"
+
+    def check(self, outcome: Outcome, services: Services) -> Check:
+        loop = _loop(self.key, outcome)
+        if isinstance(loop, Check):
+            return loop
+        delay = end_of_turn_delay(loop)
+        if delay is None:
+            return Check(self.key, Status.FAIL, "the loop never ended the turn after the user finished")
+        return _at_most(self.key, "end of turn", delay, self.seconds, unit="s")
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    expected: bool
+    key: ClassVar[str] = "interrupted"
+
+    def check(self, outcome: Outcome, services: Services) -> Check:
+        loop = _loop(self.key, outcome)
+        if isinstance(loop, Check):
+            return loop
+        if loop.interrupted is None:
+            return Check(self.key, Status.FAIL, "no reply was played")
+        what = "the reply was interrupted" if loop.interrupted else "the reply played to its end"
+        return Check(self.key, Status.PASS if loop.interrupted == self.expected else Status.FAIL, what)
+
+
+@dataclass(frozen=True)
+class SelfInterruption:
+    """Hark stopped its own reply for something that was not the user talking over it (its own echo)."""
+
+    expected: bool
+    key: ClassVar[str] = "self_interruption"
+
+    def check(self, outcome: Outcome, services: Services) -> Check:
+        loop = _loop(self.key, outcome)
+        if isinstance(loop, Check):
+            return loop
+        start = loop.barge_in_start_s
+        own = [t for t in loop.barge_ins_s if start is None or t < start]
+        what = f"barged in on itself at {own[0]:.2f}s" if own else "never barged in on itself"
+        return Check(self.key, Status.PASS if bool(own) == self.expected else Status.FAIL, what)
+
+
+@dataclass(frozen=True)
+class FirstAudio:
+    """From the user's true end of speech (in the mix) to the first audible reply sound at the speaker."""
+
+    seconds: float
+    key: ClassVar[str] = "first_audio_max_s"
+
+    def check(self, outcome: Outcome, services: Services) -> Check:
+        loop = _loop(self.key, outcome)
+        if isinstance(loop, Check):
+            return loop
+        if loop.first_audio_s is None:
+            return Check(self.key, Status.FAIL, "no reply audio after the user finished")
+        return _at_most(self.key, "first audio", loop.first_audio_s, self.seconds, unit="s")
+
+
+@dataclass(frozen=True)
+class WerMax:
+    """The loop's transcript is within a word error rate of what was said."""
+
+    reference: str
+    limit: float
+    key: ClassVar[str] = "wer_max"
+
+    def check(self, outcome: Outcome, services: Services) -> Check:
+        return _at_most(
+            self.key,
+            "WER",
+            word_error_rate(self.reference, outcome.user),
+            self.limit,
+            f": heard {_quote(outcome.user)}",
+        )
+
+
 class Expectation(Protocol):
     key: ClassVar[str]
 
@@ -352,7 +477,15 @@ EXPECT_KEYS: dict[str, Kind] = {
     "min_similarity": Kind.FRACTION,
     "sources": Kind.TEXTS,
     "grounded": Kind.BOOL,
+    "cut_off": Kind.BOOL,
+    "end_of_turn_delay_max_s": Kind.SECONDS,
+    "interrupted": Kind.BOOL,
+    "self_interruption": Kind.BOOL,
+    "first_audio_max_s": Kind.SECONDS,
+    "wer_max": Kind.FRACTION,
 }
+LOOP_KEYS = ("cut_off", "end_of_turn_delay_max_s", "interrupted", "self_interruption", "first_audio_max_s")
+"""Expectations measured on the voice loop: a turn with any of them is played through it."""
 DEFAULT_MIN_SIMILARITY = 0.8
 DEFAULT_WER_MAX = 0.0
 """A transcript must match exactly (after normalising case, punctuation and numbers) unless told otherwise."""
@@ -368,9 +501,14 @@ class SpecError(ValueError):
         self.key = key
 
 
-def build(values: Mapping[str, Any], spoken: bool) -> list[Expectation]:
+def build(values: Mapping[str, Any], spoken: bool, said: str | None = None) -> list[Expectation]:
     """Expectations from `expect:` values the loader has already type-checked and converted by `EXPECT_KEYS`
-    (TEXTS is a tuple of str, FRACTION and SECONDS are floats)."""
+    (TEXTS is a tuple of str, FRACTION and SECONDS are floats). `said`: the words of a `say` turn."""
+    for key in (*LOOP_KEYS, "wer_max"):
+        if key in values and not spoken:
+            raise SpecError(key, f"'{key}' applies only to a spoken turn (one with 'say' or 'audio')")
+    if "wer_max" in values and said is None and "transcript" not in values:
+        raise SpecError("wer_max", "'wer_max' needs the words said: a 'say' turn, or 'transcript' beside it")
     for key, needed in _REQUIRES.items():
         if key in values and needed not in values:
             raise SpecError(key, f"'{key}' needs '{needed}' beside it")
@@ -401,4 +539,17 @@ def build(values: Mapping[str, Any], spoken: bool) -> list[Expectation]:
             made.append(Sources(value))
         elif key == "grounded":
             made.append(Grounded(value))
+        elif key in LOOP_KEYS:
+            made.append(_LOOP_CHECKS[key](value))
+        elif key == "wer_max":
+            made.append(WerMax(said if said is not None else values["transcript"], value))
     return made
+
+
+_LOOP_CHECKS = {
+    "cut_off": CutOff,
+    "end_of_turn_delay_max_s": EndOfTurnDelay,
+    "interrupted": Interrupted,
+    "self_interruption": SelfInterruption,
+    "first_audio_max_s": FirstAudio,
+}

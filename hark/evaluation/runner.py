@@ -18,9 +18,19 @@ from pathlib import Path
 import numpy as np
 
 from dialogue.manager import DialogueManager, DialogueTurn, TurnRecord
+from hark.config import HarkConfig
 from hark.conversation import VoiceConversation
-from hark.evaluation.expectations import Check, Exchange, Outcome, Services, Status, model_answered
-from hark.evaluation.suite import Case, Suite, SuiteError, Turn
+from hark.evaluation.acoustic import LoopTurn, compose, play_in_loop, say_with_pauses
+from hark.evaluation.expectations import (
+    Check,
+    Exchange,
+    Outcome,
+    Services,
+    Status,
+    end_of_turn_delay,
+    model_answered,
+)
+from hark.evaluation.suite import Case, Suite, SuiteError, Turn, noise_files
 from vision.errors import ImageInputError
 from vision.sources import open_image
 from voice import SAMPLE_RATE
@@ -51,6 +61,8 @@ class TurnResult:
     first_audio_s: float | None
     total_s: float
     checks: list[Check]
+    loop: LoopTurn | None = None
+    """For a turn played through the voice loop: what the loop did."""
 
     @property
     def user(self) -> str:
@@ -90,7 +102,20 @@ class TurnResult:
             "total_s": _round(self.total_s),
             "passed": self.passed,
             "checks": [c.to_json() for c in self.checks],
+            **({"loop": _loop_json(self.loop)} if self.loop is not None else {}),
         }
+
+
+def _loop_json(loop: LoopTurn) -> dict:
+    return {
+        "speech_end_s": _round(loop.speech_end_s),
+        "turn_ended_s": [_round(t) for t in loop.ended_at_s],
+        "end_of_turn_delay_s": _round(end_of_turn_delay(loop)),
+        "first_audio_s": _round(loop.first_audio_s),
+        "interrupted": loop.interrupted,
+        "barge_ins_s": [_round(t) for t in loop.barge_ins_s],
+        "barge_in_start_s": _round(loop.barge_in_start_s),
+    }
 
 
 def _round(value: float | None) -> float | None:
@@ -184,6 +209,8 @@ class Pipeline:
     services: Services = field(default_factory=Services)
     transcriber: Transcriber | None = None
     speaker: Speaker | None = None
+    config: HarkConfig | None = None
+    """How the voice loop is built for turns played through it (turn-taking, hang time, VAD...)."""
 
 
 @dataclass(frozen=True)
@@ -199,6 +226,11 @@ def load_inputs(suite: Suite, cases: Sequence[Case]) -> Inputs:
     """Decode every recording and read every image the cases use, so a bad file fails before any case runs."""
     audio: dict[Path, np.ndarray] = {}
     images: dict[Path, bytes] = {}
+    for turn, path in noise_files(cases):
+        try:
+            decode_file(path)
+        except AudioInputError as exc:
+            raise SuiteError(f"{suite.path}:{turn.line}: noise file {path}: {exc}") from exc
     for turn in (t for c in cases for t in c.turns):
         try:
             if turn.audio and turn.audio not in audio:
@@ -268,6 +300,8 @@ class Runner:
         history: tuple[Exchange, ...],
     ) -> TurnResult:
         p = self.pipeline
+        if turn.scene is not None:
+            return self.play_scene(index, turn, manager, conversation, inputs, history)
         images = [inputs.images[path] for path in turn.images]
         start = time.monotonic()
         stt_s = None
@@ -288,22 +322,9 @@ class Runner:
         total_s = time.monotonic() - start
         dialogue.finish()
         record = dialogue.record
-        outcome = Outcome(
-            user=record.user,
-            reply=record.reply,
-            spoken=turn.spoken,
-            blocked=record.blocked,
-            guardrail=record.guardrail,
-            error=record.error,
-            fallback=(record.model or "model") if record.fallback else None,
-            first_token_s=first_token_s,
-            first_audio_s=first_audio_s,
-            history=history,
-            sources=tuple(dialogue.sources),
+        checks = self.check(
+            turn, record, history, first_token_s, first_audio_s, sources=tuple(dialogue.sources)
         )
-        checks = [e.check(outcome, p.services) for e in turn.expectations]
-        if (failure := model_answered(outcome)) is not None:
-            checks.insert(0, failure)
         return TurnResult(
             index=index,
             line=turn.line,
@@ -315,6 +336,75 @@ class Runner:
             first_audio_s=first_audio_s,
             total_s=total_s,
             checks=checks,
+        )
+
+    def check(
+        self,
+        turn: Turn,
+        record: TurnRecord,
+        history: tuple[Exchange, ...],
+        first_token_s: float | None,
+        first_audio_s: float | None,
+        loop: LoopTurn | None = None,
+        sources: tuple[dict, ...] = (),
+    ) -> list[Check]:
+        outcome = Outcome(
+            user=record.user,
+            reply=record.reply,
+            spoken=turn.spoken,
+            blocked=record.blocked,
+            guardrail=record.guardrail,
+            error=record.error,
+            fallback=(record.model or "model") if record.fallback else None,
+            first_token_s=first_token_s,
+            first_audio_s=first_audio_s,
+            history=history,
+            loop=loop,
+            sources=sources,
+        )
+        checks = [e.check(outcome, self.pipeline.services) for e in turn.expectations]
+        if (failure := model_answered(outcome)) is not None:
+            checks.insert(0, failure)
+        return checks
+
+    def play_scene(
+        self,
+        index: int,
+        turn: Turn,
+        manager: DialogueManager,
+        conversation: VoiceConversation,
+        inputs: Inputs,
+        history: tuple[Exchange, ...],
+    ) -> TurnResult:
+        """The turn as a user in a room says it: the scene mixed in, through the real voice loop."""
+        p = self.pipeline
+        if p.transcriber is None or p.speaker is None or p.config is None:
+            raise RuntimeError("a turn in the voice loop needs the pipeline's models and configuration")
+        assert turn.scene is not None
+        rng = np.random.default_rng(turn.line)  # the same room on every run and for A and B
+        clean = inputs.audio[turn.audio] if turn.audio is not None else say_with_pauses(p.speaker, turn.say)
+        utterance = compose(clean, turn.scene, p.speaker, rng)
+        before = manager.last_record
+        start = time.monotonic()
+        loop = play_in_loop(p.config, utterance, turn.scene, conversation, p.transcriber, p.speaker)
+        total_s = time.monotonic() - start
+        record = manager.last_record
+        if record is None or record is before:  # the loop heard no turn at all
+            record = TurnRecord(user=loop.transcript)
+        first_token_s = record.latencies.get("llm_first_token_s")
+        checks = self.check(turn, record, history, first_token_s, loop.first_audio_s, loop)
+        return TurnResult(
+            index=index,
+            line=turn.line,
+            audio=turn.audio_label or turn.said,
+            images=0,
+            record=record,
+            stt_s=record.latencies.get("stt_s"),
+            first_token_s=first_token_s,
+            first_audio_s=loop.first_audio_s,
+            total_s=total_s,
+            checks=checks,
+            loop=loop,
         )
 
     @staticmethod

@@ -20,11 +20,23 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hark.errors import UserError
-from hark.evaluation.expectations import EXPECT_KEYS, Expectation, Kind, SpecError, build
+from hark.evaluation.acoustic import (
+    ECHO_RANGE_DB,
+    REVERB_RANGE_S,
+    SNR_RANGE_DB,
+    Noise,
+    Scene,
+)
+from hark.evaluation.expectations import EXPECT_KEYS, LOOP_KEYS, Expectation, Kind, SpecError, build
 
+SCENE_KEYS = ("noise", "snr_db", "reverb_s", "echo_db", "barge_in_at_s", "barge_in_say")
+"""What the room does to a spoken turn (see `hark.evaluation.acoustic`)."""
+NOISES = ("white", "babble")
+PAUSE = re.compile(r"\[pause (\d+(?:\.\d+)?)\]")
+"""In a `say` text, `[pause 1.2]` is 1.2 seconds of silence inside the utterance."""
 SUITE_KEYS = ("name", "persona", "cases")
-CASE_KEYS = ("name", "turns")
-TURN_KEYS = ("user", "audio", "images", "expect")
+CASE_KEYS = ("name", "turns", "must_not_regress")
+TURN_KEYS = ("user", "audio", "say", "images", "expect", *SCENE_KEYS)
 
 _TAG = "tag:yaml.org,2002:"
 
@@ -44,10 +56,24 @@ class Turn:
     """The recording's path as the suite wrote it, for reports."""
     images: tuple[Path, ...]
     expectations: tuple[Expectation, ...]
+    say: tuple[str | float, ...] = ()
+    """A `say` turn: its texts (spoken by Piper) and pauses (seconds of silence) in order."""
+    scene: Scene | None = None
+    """A turn played through the voice loop: the room around the user's voice (an empty scene: a clean
+    room)."""
 
     @property
     def spoken(self) -> bool:
-        return self.audio is not None
+        return self.audio is not None or bool(self.say)
+
+    @property
+    def said(self) -> str | None:
+        return words(self.say)
+
+
+def words(say: tuple[str | float, ...]) -> str | None:
+    """The words of a `say` turn, pauses left out; None for a turn that says nothing."""
+    return " ".join(p for p in say if isinstance(p, str)) if say else None
 
 
 @dataclass(frozen=True)
@@ -55,6 +81,8 @@ class Case:
     name: str
     line: int
     turns: tuple[Turn, ...]
+    must_not_regress: bool = False
+    """In an A/B comparison, B passing significantly less often than A here fails the comparison."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +108,15 @@ def uses(cases: Iterable[Case], key: str) -> bool:
 
 def has_spoken_turns(cases: Iterable[Case]) -> bool:
     return any(turn.spoken for case in cases for turn in case.turns)
+
+
+def noise_files(cases: Iterable[Case]) -> list[tuple[Turn, Path]]:
+    """The recordings used as noise, with a turn that uses each (for pointing at it)."""
+    found = {}
+    for turn in (t for c in cases for t in c.turns):
+        if turn.scene and turn.scene.noise and turn.scene.noise.kind not in NOISES:
+            found.setdefault(Path(turn.scene.noise.kind), turn)
+    return [(turn, path) for path, turn in found.items()]
 
 
 def load_suite(path: str | Path) -> Suite:
@@ -147,17 +184,29 @@ class _Reader:
         turns = tuple(self.turn(t) for t in self.sequence(fields["turns"][1], "turns"))
         if not any(t.expectations for t in turns):
             raise self.error(node, f"case {name!r} expects nothing: give a turn an 'expect' so it can fail")
-        return Case(name, _line(node), turns)
+        guarded = self.typed(fields["must_not_regress"], Kind.BOOL) if "must_not_regress" in fields else False
+        return Case(name, _line(node), turns, guarded)
 
     def turn(self, node: Node) -> Turn:
         fields = self.mapping(node, "turn", TURN_KEYS)
-        if "user" in fields and "audio" in fields:
-            raise self.error(node, "a turn has both 'user' and 'audio': give one of them")
-        if "user" not in fields and "audio" not in fields:
-            raise self.error(node, "a turn needs 'user' (typed text) or 'audio' (a recording)")
+        given = [k for k in ("user", "audio", "say") if k in fields]
+        if len(given) > 1:
+            raise self.error(node, f"a turn has both '{given[0]}' and '{given[1]}': give one of them")
+        if not given:
+            raise self.error(
+                node, "a turn needs 'user' (typed text), 'audio' (a recording) or 'say' (spoken)"
+            )
         audio = fields.get("audio")
         images = fields.get("images")
         expect = fields.get("expect")
+        say = self.say(fields["say"]) if "say" in fields else ()
+        spoken = audio is not None or bool(say)
+        scene = self.scene(node, fields, spoken)
+        measured = expect is not None and isinstance(expect[1], MappingNode)
+        if measured and any(isinstance(k, ScalarNode) and k.value in LOOP_KEYS for k, _ in expect[1].value):
+            scene = scene or Scene()
+        if say:
+            scene = scene or Scene()  # a clean room: a `say` turn is always played through the voice loop
         return Turn(
             line=_line(node),
             text=self.text(fields["user"]) if "user" in fields else None,
@@ -166,16 +215,71 @@ class _Reader:
             images=tuple(self.file((images[0], n), "image") for n in self.sequence(images[1], "images"))
             if images
             else (),
-            expectations=tuple(self.expectations(expect, spoken=audio is not None)) if expect else (),
+            expectations=tuple(self.expectations(expect, spoken, words(say))) if expect else (),
+            say=say,
+            scene=scene,
         )
 
-    def expectations(self, field: tuple[Node, Node], spoken: bool) -> list[Expectation]:
+    def say(self, field: tuple[Node, Node]) -> tuple[str | float, ...]:
+        """`"I'd like a table [pause 1.5] for two"` → ("I'd like a table", 1.5, "for two")."""
+        text = self.text(field)
+        parts: list[str | float] = []
+        for i, piece in enumerate(PAUSE.split(text)):
+            if i % 2:
+                seconds = float(piece)
+                if not 0 < seconds <= 10:
+                    raise self.error(
+                        field[1], f"a pause must be more than 0 and at most 10 seconds, not {piece}"
+                    )
+                parts.append(seconds)
+            elif piece.strip():
+                parts.append(piece.strip())
+        if "[pause" in "".join(p for p in parts if isinstance(p, str)):
+            raise self.error(field[1], "write a pause as [pause SECONDS], e.g. [pause 1.2]")
+        return tuple(parts)
+
+    def scene(self, node: Node, fields: dict[str, tuple[Node, Node]], spoken: bool) -> Scene | None:
+        given = [k for k in SCENE_KEYS if k in fields]
+        if not given:
+            return None
+        if not spoken:
+            raise self.error(
+                fields[given[0]][0], f"'{given[0]}' applies only to a spoken turn ('say' or 'audio')"
+            )
+        for key, needs in (("snr_db", "noise"), ("noise", "snr_db"), ("barge_in_say", "barge_in_at_s")):
+            if key in fields and needs not in fields:
+                raise self.error(fields[key][0], f"'{key}' needs '{needs}' beside it")
+        noise = None
+        if "noise" in fields:
+            kind = self.text(fields["noise"])
+            where = kind if kind in NOISES else str(self.file(fields["noise"], "noise file"))
+            noise = Noise(where, self.number(fields["snr_db"], SNR_RANGE_DB, "dB"))
+        return Scene(
+            noise=noise,
+            reverb_s=self.number(fields["reverb_s"], REVERB_RANGE_S, "s") if "reverb_s" in fields else None,
+            echo_db=self.number(fields["echo_db"], ECHO_RANGE_DB, "dB") if "echo_db" in fields else None,
+            barge_in_at_s=self.typed(fields["barge_in_at_s"], Kind.SECONDS)
+            if "barge_in_at_s" in fields
+            else None,
+            **({"barge_in_say": self.text(fields["barge_in_say"])} if "barge_in_say" in fields else {}),
+        )
+
+    def number(self, field: tuple[Node, Node], bounds: tuple[float, float], unit: str) -> float:
+        key, node = field
+        value = self._constructor.construct_object(node) if isinstance(node, ScalarNode) else None
+        low, high = bounds
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high:
+            return float(value)
+        got = repr(value) if isinstance(value, (int, float)) else _describe(node)
+        raise self.error(node, f"'{key.value}' must be a number from {low:g} to {high:g} {unit}, not {got}")
+
+    def expectations(self, field: tuple[Node, Node], spoken: bool, said: str | None) -> list[Expectation]:
         fields = self.mapping(field[1], "expect", tuple(EXPECT_KEYS))
         if not fields:
             raise self.error(field[0], "'expect' is empty")
         values = {key: self.typed(pair, EXPECT_KEYS[key]) for key, pair in fields.items()}
         try:
-            return build(values, spoken)
+            return build(values, spoken, said)
         except SpecError as exc:
             raise self.error(fields[exc.key][0], str(exc)) from exc
 

@@ -18,8 +18,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
+from hark.dashboard import dashboard
 from hark.errors import UserError
 from hark.kiosk.metrics import CONTENT_TYPE
+from hark.paths import analytics_path
 
 Health = Callable[[], tuple[bool, dict]]
 """Whether the kiosk can serve, and what to say about it."""
@@ -146,6 +148,8 @@ def _handler(
                 self._send(200 if ok else 503, "application/json", json.dumps(body).encode())
             elif path == "/metrics":
                 self._send(200, CONTENT_TYPE, metrics())
+            elif path == "/dashboard":  # the analytics dashboard, as `hark stats --html` writes it
+                self._send(200, "text/html; charset=utf-8", dashboard(analytics_path()).encode())
             else:
                 self._send(404, "text/plain; charset=utf-8", b"not found: try /healthz or /metrics\n")
 
