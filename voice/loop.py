@@ -17,6 +17,7 @@ So the end of speech to first audio is about the hang time plus a few tens of mi
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import threading
 from collections import deque
@@ -36,6 +37,9 @@ from voice.reply import Conversation, Decode, ReplyHandle, ReplyWorker, Turn
 from voice.sources import AudioSource
 from voice.speech import FIRST_CLAUSE_CHARS
 from voice.stt import Transcript
+from voice.turn.decider import TurnConfig, TurnDecider
+from voice.turn.text import BargeIn, barge_in_kind, starts_with_stop
+from voice.turn.worker import Prediction, TurnModelWorker, TurnPredictor
 from voice.vad import FRAME_S, FrameVad
 
 __all__ = ["Conversation", "LoopConfig", "LoopSummary", "ReplyHandle", "Turn", "TurnTaking", "VoiceLoop"]
@@ -72,6 +76,8 @@ class LoopConfig:
     speculate_after_s: float = 0.03
     """Silence after which the transcript and the reply start, before the hang is over. Long enough to
     skip the VAD's flicker between words, short enough that the reply is ready when the hang ends."""
+    turn: TurnConfig = field(default_factory=TurnConfig)
+    """The end-of-turn decision at pauses, used when the loop has an end-of-turn model."""
 
 
 @dataclass
@@ -89,6 +95,10 @@ class _Utterance:
     lock: threading.Lock = field(default_factory=threading.Lock)
     job: ReplyHandle | None = None
     """The speculative reply started in the current pause, if any."""
+    prediction: Prediction | None = None
+    """The end-of-turn model's answer asked for in the current pause, if any."""
+    barged: ReplyHandle | None = None
+    """The reply this utterance spoke over (barge-in mode): paused until its words are known."""
 
     def audio(self, n_frames: int) -> np.ndarray:
         frames = self.frames[:n_frames]
@@ -124,7 +134,10 @@ class VoiceLoop:
         on_event: EventCallback | None = None,
         processors: FrameProcessor | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        turn_model: TurnPredictor | None = None,
     ) -> None:
+        """`turn_model`: with it, a `TurnDecider` ends each turn at a pause (the endpointer's hang only
+        after its maximum wait); without it, the fixed hang does."""
         self.source = source
         self.player = player
         self.vad = vad
@@ -133,7 +146,19 @@ class VoiceLoop:
         self.clock = clock
         self.processors = processors or ProcessorChain()
         player.reference = self.processors  # echo cancelling hears what the speaker plays, and when
-        self.endpointer = Endpointer(self.config.endpointer)
+        self._turn_model = TurnModelWorker(turn_model, clock) if turn_model is not None else None
+        self._decider: TurnDecider | None = None
+        endpointing = self.config.endpointer
+        if self._turn_model is not None:
+            turn = self.config.turn
+            if not self.config.speculate:  # the words of a pause are known only by speculating
+                turn = dataclasses.replace(turn, use_text=False)
+            self._decider = TurnDecider(turn)
+            endpointing = dataclasses.replace(endpointing, hang_s=turn.max_wait_s + 2 * FRAME_S)
+        self.endpointer = Endpointer(endpointing)
+        self._barge: tuple[_Utterance, ReplyHandle, float, float] | None = None
+        """A barge-in utterance that has ended, waiting for its transcript: (utterance, its reply, end
+        of speech wall, end wall)."""
         self._events = EventDispatcher(clock, on_event or (lambda _e: None))
         self._replies = ReplyWorker(
             clock,
@@ -180,9 +205,13 @@ class VoiceLoop:
             self._events.start()
             self.clock.start_thread(self._stt_worker, "hark-stt")
             self._replies.start()
+            if self._turn_model is not None:
+                self._turn_model.start()
             try:
                 self._capture()
             finally:
+                if self._turn_model is not None:
+                    self._turn_model.close()
                 self._replies.close()
                 self._await_replies()
                 self._stt.put(None)
@@ -235,6 +264,12 @@ class VoiceLoop:
         finally:
             if utt is not None:
                 self._abandon(utt)  # the source ended mid-utterance: nobody will confirm this reply
+            if self._barge is not None:  # a barge-in ended with the source: settle it, the reply waits
+                self._barge[1].decode.done.wait(STOP_GRACE_S)
+                self._settle_barge_in()
+                if self._barge is not None:
+                    self._barge[1].drop()
+                    self.player.resume()
 
     def _on_frame(
         self, frame: np.ndarray, ring: deque[tuple[np.ndarray, float]], utt: _Utterance | None
@@ -252,14 +287,14 @@ class VoiceLoop:
         if utt is not None:
             utt.frames.append(frame)
             utt.walls.append(wall)
+        if self._barge is not None:
+            self._settle_barge_in()
         event = self.endpointer.process(self.vad.is_speech(frame), FRAME_S)
         kind = event.kind if event is not None else None
         if kind is EventKind.START:
             utt = self._start_utterance(event, ring)
-        elif kind is EventKind.RESUME and utt is not None and utt.job is not None:
-            utt.job.drop()
-            utt.job = None
-            self._counts.speculative_misses += 1
+        elif kind is EventKind.RESUME and utt is not None:
+            self._resume_utterance(utt)
         elif kind is EventKind.END and utt is not None:
             self._end_utterance(utt, event.speech_end_s or event.time_s, wall)
             return None
@@ -268,7 +303,64 @@ class VoiceLoop:
         if utt is not None and self.endpointer.in_utterance:
             self._maybe_barge_in(utt)
             self._maybe_decode_ahead(utt)
+            if self._turn_over(utt):
+                end = self.endpointer.end_now()
+                self._end_utterance(utt, end.speech_end_s or end.time_s, wall)
+                return None
         return utt
+
+    def _resume_utterance(self, utt: _Utterance) -> None:
+        """Speech again after a pause: what was prepared for the pause is dropped."""
+        if utt.job is not None:
+            utt.job.drop()
+            utt.job = None
+            self._counts.speculative_misses += 1
+        self._forget_prediction(utt)
+        if self._decider is not None:
+            self._decider.reset()
+
+    def _forget_prediction(self, utt: _Utterance) -> None:
+        if utt.prediction is not None:
+            utt.prediction.abandoned = True
+            utt.prediction = None
+
+    # ---- end of turn ---------------------------------------------------------------------------------
+
+    def _turn_over(self, utt: _Utterance) -> bool:
+        """With an end-of-turn model: whether the decider says this pause ends the turn."""
+        decider = self._decider
+        silence = self.endpointer.silence_s
+        if decider is None or silence == 0.0 or not decider.due(silence):
+            return False
+        probability = (lambda: self._probability(utt)) if self._turn_model is not None else None
+        return decider.decide(silence, self._pause_transcript(utt), probability).release
+
+    def _pause_transcript(self, utt: _Utterance) -> str | None:
+        """The words of the speculative transcript of this pause; None until it is ready."""
+        job = utt.job
+        if job is None or not job.decode.done.is_set():
+            return None
+        result = job.decode.result
+        return result.text if result is not None else ""
+
+    def _probability(self, utt: _Utterance) -> float | None:
+        """The model's answer for this pause: asked for now (on the model's thread) if not yet, None
+        until it is ready. A model that fails is dropped for the rest of the session: the hang decides."""
+        assert self._turn_model is not None
+        prediction = utt.prediction
+        if prediction is None:
+            utt.prediction = self._turn_model.ask(utt.audio(len(utt.frames)))
+            return None
+        if not prediction.done:
+            return None
+        utt.prediction = None
+        if prediction.error is not None:
+            self._turn_model.close()
+            self._turn_model = None
+            error = prediction.error
+            self._events.emit(events.Error(utt.turn_id, "turn_model", f"{type(error).__name__}: {error}"))
+            return None
+        return prediction.value
 
     def _abandon(self, utt: _Utterance) -> None:
         """An utterance cut off (the microphone gated, the source ended): no reply, but its speech ended."""
@@ -276,6 +368,9 @@ class VoiceLoop:
             utt.ended = True
         if utt.job is not None:
             utt.job.drop()
+        self._forget_prediction(utt)
+        if utt.barged is not None:
+            self.player.resume()
         end_s = max(utt.speech_start_s, self.endpointer.last_speech_end_s)
         at_s = utt.walls[min(utt.frames_until(end_s), len(utt.walls)) - 1] if utt.walls else self.clock.now()
         self._events.emit(
@@ -296,20 +391,57 @@ class VoiceLoop:
         for frame, wall in list(ring)[-back:]:
             utt.frames.append(frame)
             utt.walls.append(wall)
+        if self._decider is not None:
+            self._decider.reset()
         at_s = ring[-1][1] - (event.time_s - event.speech_start_s)
         self._events.emit(events.SpeechStarted(utt.turn_id, round(event.speech_start_s, 3), at_s))
         return utt
 
+    # ---- barge-in -------------------------------------------------------------------------------------
+
     def _maybe_barge_in(self, utt: _Utterance) -> None:
+        """Speech over a reply (barge-in mode) pauses it; its words decide what happens next."""
         handle = self._replies.active
-        if self.config.turn_taking is not TurnTaking.BARGE_IN or handle is None or handle.stop.is_set():
+        if (
+            self.config.turn_taking is not TurnTaking.BARGE_IN
+            or utt.barged is not None
+            or handle is None
+            or handle.stop.is_set()
+        ):
             return
         speech_s = self.endpointer.last_speech_end_s - (
             utt.start_stream_s + self.config.endpointer.pre_roll_s
         )
         if speech_s >= self.config.barge_in_min_s:
             self._events.emit(events.BargeIn(handle.turn_id, round(speech_s, 3)))
-            self.interrupt()
+            utt.barged = handle
+            self.player.pause()
+
+    def _settle_barge_in(self) -> None:
+        """Once the transcript of an ended barge-in is known: play on (no words, or only "uh-huh"), stop
+        (only "stop"), or stop and answer it (anything else)."""
+        assert self._barge is not None
+        utt, job, eos_wall, wall = self._barge
+        if not job.decode.done.is_set():
+            return
+        self._barge = None
+        result = job.decode.result
+        kind = barge_in_kind(result.text if result is not None else "")
+        if kind in (BargeIn.NOISE, BargeIn.BACKCHANNEL):
+            job.drop()
+            self.player.resume()
+            return
+        self._stop_barged(utt)
+        if kind is BargeIn.STOP:
+            job.drop()
+        else:
+            job.confirm(eos_wall, wall)
+
+    def _stop_barged(self, utt: _Utterance) -> None:
+        """Stop the reply `utt` spoke over, now."""
+        if utt.barged is not None and not utt.barged.stop.is_set():
+            utt.barged.interrupt()
+            self.player.interrupt()
 
     def _maybe_decode_ahead(self, utt: _Utterance) -> None:
         cfg = self.config
@@ -360,6 +492,8 @@ class VoiceLoop:
         with utt.lock:
             if utt.ended:
                 return
+            if utt.barged is not None and starts_with_stop(transcript.text):
+                self._stop_barged(utt)  # "stop" needs no end of turn
             committed, tentative = utt.agreement.update(transcript.text)
             if committed or tentative:
                 text = f"{committed} {tentative}".strip()
@@ -384,4 +518,9 @@ class VoiceLoop:
         else:
             self._counts.speculative_hits += 1
         self._counts.utterances += 1
-        job.confirm(eos_wall, wall)
+        self._forget_prediction(utt)
+        if utt.barged is not None:
+            self._barge = (utt, job, eos_wall, wall)
+            self._settle_barge_in()
+        else:
+            job.confirm(eos_wall, wall)

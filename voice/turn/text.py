@@ -20,6 +20,7 @@ Known ambiguities, and how they are handled:
 
 from __future__ import annotations
 
+import enum
 import re
 
 PREPOSITIONS = frozenset(
@@ -79,3 +80,52 @@ def _stranded(words: list[str]) -> bool:
         return False
     before = words[-2]
     return before in OBJECT_PRONOUNS or before.endswith(("ing", "ed"))
+
+
+class BargeIn(enum.Enum):
+    """What someone said over Hark's reply, from its transcript."""
+
+    NOISE = "noise"
+    """No words (a cough, a door, the TV): the reply plays on from where it was paused."""
+    BACKCHANNEL = "backchannel"
+    """Only acknowledgements ("uh-huh", "okay", "yeah", "mm-hm"): the reply plays on."""
+    STOP = "stop"
+    """Only a stop request ("stop", "wait", "cancel", "hold on"): the reply stops, nothing to answer."""
+    WORDS = "words"
+    """Anything else: the reply stops and what was said is the next turn."""
+
+
+BACKCHANNEL_WORDS = frozenset(
+    "uh huh mhm mmhmm mm hm hmm mmm okay ok yeah yes yep yup right sure alright cool great".split()
+)
+BACKCHANNEL_PHRASES = ("i see", "got it", "go on")
+STOP_WORDS = frozenset("stop wait cancel enough quiet pause shush".split())
+STOP_PHRASES = ("hold on", "shut up", "be quiet", "hang on")
+POLITE = frozenset("please now hark hey no okay ok oh that it talking".split())
+"""Words that may come with a stop request without making it a new question."""
+
+
+def _strip_phrases(text: str, phrases: tuple[str, ...]) -> str:
+    for phrase in phrases:
+        text = re.sub(rf"\b{phrase}\b", " ", text)
+    return text
+
+
+def starts_with_stop(transcript: str) -> bool:
+    """Whether a (partial) transcript opens with a stop request: enough to stop at once."""
+    text = transcript.lower()
+    words = _WORD.findall(text)
+    return bool(words) and (words[0] in STOP_WORDS or any(text.lstrip().startswith(p) for p in STOP_PHRASES))
+
+
+def barge_in_kind(transcript: str) -> BargeIn:
+    """Classify the whole transcript of a barge-in."""
+    text = transcript.lower()
+    if not _WORD.findall(text):
+        return BargeIn.NOISE
+    if all(w in BACKCHANNEL_WORDS for w in _WORD.findall(_strip_phrases(text, BACKCHANNEL_PHRASES))):
+        return BargeIn.BACKCHANNEL
+    rest = _WORD.findall(_strip_phrases(text, STOP_PHRASES))
+    if starts_with_stop(text) and all(w in STOP_WORDS or w in POLITE for w in rest):
+        return BargeIn.STOP
+    return BargeIn.WORDS
