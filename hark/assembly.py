@@ -37,6 +37,9 @@ from voice.sinks import AudioSink
 from voice.sources import AudioSource
 from voice.stt import SttConfig, Transcriber
 from voice.tts import Speaker, TtsConfig
+from voice.turn import BUNDLED as BUNDLED_TURN_MODEL
+from voice.turn import EndOfTurnModel, TurnConfig, TurnModelError
+from voice.turn.worker import TurnPredictor
 from voice.vad import FrameVad, WebRtcVad
 
 T = TypeVar("T")
@@ -195,6 +198,37 @@ def endpointer_config(config: HarkConfig) -> EndpointerConfig:
     return EndpointerConfig(hang_s=config.vad.hang_s, max_utterance_s=config.vad.max_utterance_s)
 
 
+def turn_config(config: HarkConfig) -> TurnConfig:
+    """The end-of-turn decision; `--hang` is its fallback when the model is off or fails mid-session."""
+    turn = config.turn
+    try:
+        return TurnConfig(
+            min_pause_s=turn.min_pause_s,
+            threshold=turn.threshold,
+            recheck_threshold=turn.recheck_threshold,
+            max_wait_s=turn.max_wait_s,
+            hang_s=min(config.vad.hang_s, turn.max_wait_s),
+            use_text=turn.text,
+        )
+    except ValueError as exc:
+        raise UserError(f"[turn]: {exc}") from None
+
+
+def build_turn_model(config: HarkConfig, reporter: Reporter) -> EndOfTurnModel | None:
+    """The end-of-turn model, or None when it is off. A model the user named that cannot be loaded is an
+    error; the bundled one missing or broken is a warning, and the fixed hang ends turns instead."""
+    spec = config.turn.model
+    if spec == "off":
+        return None
+    try:
+        return timed_load(reporter, "end-of-turn model", lambda: EndOfTurnModel(spec))
+    except TurnModelError as exc:
+        if spec != BUNDLED_TURN_MODEL:
+            raise UserError(f"turn.model: {exc}") from None
+        reporter.info(f"warning: {exc}; turns end after {config.vad.hang_s:g} s of silence instead")
+        return None
+
+
 def loop_config(config: HarkConfig, realtime_sink: bool) -> LoopConfig:
     """A sink that does not play in real time (a file) cannot be heard by the microphone: full duplex."""
     mode = TurnTaking(config.audio.turn_taking) if realtime_sink else TurnTaking.FULL_DUPLEX
@@ -204,6 +238,7 @@ def loop_config(config: HarkConfig, realtime_sink: bool) -> LoopConfig:
         barge_in_min_s=config.audio.barge_in_min_s,
         partial_interval_s=LoopConfig.partial_interval_s if config.stt.partials else None,
         speculate=config.stt.speculate,
+        turn=turn_config(config),
     )
 
 
@@ -219,9 +254,15 @@ def build_loop(
     realtime: bool,
     vad: FrameVad | None = None,
     processors: Sequence[FrameProcessor] = (),
+    turn_model: TurnPredictor | None = None,
+    reporter: Reporter | None = None,
 ) -> tuple[VoiceLoop, Player]:
     """The voice loop over `source` and `sink`, and its player (close it after `run()`). `processors` clean
-    each microphone frame before VAD (echo cancellation, noise suppression, wake word), in order."""
+    each microphone frame before VAD (echo cancellation, noise suppression, wake word), in order.
+    `turn_model`: an end-of-turn model already loaded (a benchmark's, shared by its runs); without it the
+    configured one is loaded here (`turn.model`; "off": none)."""
+    if turn_model is None:
+        turn_model = build_turn_model(config, reporter or Reporter())
     player = Player(sink, realtime=realtime)
     loop = VoiceLoop(
         source,
@@ -233,5 +274,6 @@ def build_loop(
         loop_config(config, realtime),
         on_event,
         processors=ProcessorChain(processors),
+        turn_model=turn_model,
     )
     return loop, player

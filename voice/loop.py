@@ -156,6 +156,9 @@ class VoiceLoop:
             self._decider = TurnDecider(turn)
             endpointing = dataclasses.replace(endpointing, hang_s=turn.max_wait_s + 2 * FRAME_S)
         self.endpointer = Endpointer(endpointing)
+        self._paced = getattr(source, "paced", True)
+        """False for a file read as fast as it can be: the capture thread then waits for the model and the
+        transcript of each pause, so the decision depends on the audio alone, not on thread timing."""
         self._barge: tuple[_Utterance, ReplyHandle, float, float] | None = None
         """A barge-in utterance that has ended, waiting for its transcript: (utterance, its reply, end
         of speech wall, end wall)."""
@@ -261,6 +264,11 @@ class VoiceLoop:
         try:
             for frame in self.source.frames():
                 utt = self._on_frame(frame, ring, utt)
+            if utt is not None and self.endpointer.silence_s > 0 and not self._replies.stopping.is_set():
+                # the source ended in a pause (a file's end): the speaker has finished
+                end = self.endpointer.end_now()
+                self._end_utterance(utt, end.speech_end_s or end.time_s, self.clock.now())
+                utt = None
         finally:
             if utt is not None:
                 self._abandon(utt)  # the source ended mid-utterance: nobody will confirm this reply
@@ -338,6 +346,8 @@ class VoiceLoop:
     def _pause_transcript(self, utt: _Utterance) -> str | None:
         """The words of the speculative transcript of this pause; None until it is ready."""
         job = utt.job
+        if job is not None and not self._paced:
+            job.decode.done.wait()
         if job is None or not job.decode.done.is_set():
             return None
         result = job.decode.result
@@ -351,7 +361,9 @@ class VoiceLoop:
         if prediction is None:
             utt.prediction = self._turn_model.ask(utt.audio(len(utt.frames)))
             return None
-        if not prediction.done:
+        if not self._paced:
+            prediction.done.wait()
+        if not prediction.done.is_set():
             return None
         utt.prediction = None
         if prediction.error is not None:

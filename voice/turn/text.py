@@ -12,8 +12,9 @@ Known ambiguities, and how they are handled:
   in a sentence opening with a question word, a preposition right after a pronoun or an -ing/-ed verb is
   taken as stranded and not counted. "What is the capital of" still counts (a noun before it); "Who did
   you talk to?" counts too and waits longer than it should (the price of a word list).
-* "is"/"are"/"was"/"were" close embedded questions ("what time it is", "where they are"): a copula right
-  after a subject pronoun is not counted.
+* "is"/"are"/"was"/"were" close embedded questions ("what time it is", "what colour the sky is"): a
+  copula right after a subject pronoun, or with a question word before its subject, is not counted
+  ("Where is" still counts).
 * Particles that double as prepositions and often end sentences ("on", "off", "in", "out", "up", "down",
   "over", "back", "around", "away") are left out; so are "so", "that", "her" and "like".
 """
@@ -68,10 +69,18 @@ def unfinished_reason(transcript: str) -> str | None:
             continue
         if name == "preposition" and _stranded(words):
             return None
-        if name == "copula" and len(words) > 1 and words[-2] in SUBJECT_PRONOUNS:
+        if name == "copula" and _closes_embedded_question(words):
             return None
         return f"{name} '{last}'"
     return None
+
+
+def _closes_embedded_question(words: list[str]) -> bool:
+    """A copula closing a question inside the sentence: "what time it is", "what colour the sky is"
+    (after a subject pronoun, or with a question word before its subject)."""
+    if len(words) < 2:
+        return False
+    return words[-2] in SUBJECT_PRONOUNS or any(w in QUESTION_WORDS for w in words[:-2])
 
 
 def _stranded(words: list[str]) -> bool:

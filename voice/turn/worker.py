@@ -12,7 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-from voice.clock import Clock, Mailbox
+from voice.clock import Clock, Mailbox, Signal
 
 
 class TurnPredictor(Protocol):
@@ -24,11 +24,11 @@ class TurnPredictor(Protocol):
 class Prediction:
     """One model answer in the making; `done` is set last, after `value` or `error`."""
 
-    def __init__(self, audio: np.ndarray) -> None:
+    def __init__(self, audio: np.ndarray, done: Signal) -> None:
         self.audio = audio
         self.value: float | None = None
         self.error: Exception | None = None
-        self.done = False
+        self.done = done
         self.abandoned = False
         """The pause it was asked for is over: skip it if it has not started."""
 
@@ -45,7 +45,7 @@ class TurnModelWorker:
         self._clock.start_thread(self._run, "hark-turn-model")
 
     def ask(self, audio: np.ndarray) -> Prediction:
-        prediction = Prediction(audio)
+        prediction = Prediction(audio, self._clock.signal())
         self._requests.put(prediction)
         return prediction
 
@@ -60,4 +60,4 @@ class TurnModelWorker:
                 except Exception as exc:  # the loop falls back to the hang; it must not die of it
                     prediction.error = exc
             prediction.audio = np.zeros(0, np.float32)  # the utterance's copy is not kept alive
-            prediction.done = True
+            prediction.done.set()
