@@ -4,6 +4,7 @@ from dialogue.backends.base import BackendUnavailable, ModelNotFound
 from dialogue.errors import DialogueError
 from vision.errors import ImageInputError
 from voice.errors import AudioDeviceError, AudioInputError
+from voice.turn import TurnModelError
 
 
 class UserError(Exception):
@@ -19,4 +20,5 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     FileNotFoundError,
     ImageInputError,
     DialogueError,
+    TurnModelError,
 )

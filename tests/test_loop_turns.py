@@ -118,6 +118,7 @@ def test_a_pause_the_model_calls_unfinished_is_waited_through_and_the_whole_sent
         TURN.min_pause_s + MODEL_S - FRAME_S <= metrics.endpoint_s <= TURN.min_pause_s + MODEL_S + 2 * FRAME_S
     )
     assert metrics.eos_to_first_audio_s == metrics.endpoint_s
+    assert [e.reason for e in s.of("speech_ended")] == ["model 0.90"]
 
 
 def test_the_words_veto_a_finished_sounding_half_that_ends_on_an_article():
@@ -132,6 +133,7 @@ def test_without_a_finished_answer_the_turn_ends_at_the_maximum_wait():
     s = Session("." * 10 + "S" * 30 + "." * 70, model=lambda c: FakeTurnModel(c, finished_after=999)).run()
     (metrics,) = s.of("metrics")
     assert abs(metrics.endpoint_s - TURN.max_wait_s) <= FRAME_S
+    assert [e.reason for e in s.of("speech_ended")] == ["max wait"]
     assert len(s.of("reply")) == 1
 
 
@@ -150,6 +152,7 @@ def test_a_failing_model_is_reported_once_and_the_hang_takes_over():
     assert error.kind == "turn_model"
     (metrics,) = s.of("metrics")
     assert abs(metrics.endpoint_s - TURN.hang_s) <= FRAME_S
+    assert [e.reason for e in s.of("speech_ended")] == ["hang"]
 
 
 def test_without_a_model_the_fixed_hang_ends_the_turn():

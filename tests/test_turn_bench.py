@@ -21,7 +21,7 @@ from hark.benchmark.turns import (
     score,
 )
 from voice import SAMPLE_RATE
-from voice.turn import EndOfTurnModel, TurnConfig
+from voice.turn import TurnConfig
 from voice.vad import WebRtcVad
 
 
@@ -92,8 +92,8 @@ def test_samples_follow_the_plan(speaker):
 
 
 @pytest.fixture(scope="module")
-def model():
-    return EndOfTurnModel()
+def model(turn_model):
+    return turn_model
 
 
 def test_the_decider_holds_through_a_mid_sentence_pause_on_real_audio(paused_sample, model):

@@ -267,7 +267,7 @@ class VoiceLoop:
             if utt is not None and self.endpointer.silence_s > 0 and not self._replies.stopping.is_set():
                 # the source ended in a pause (a file's end): the speaker has finished
                 end = self.endpointer.end_now()
-                self._end_utterance(utt, end.speech_end_s or end.time_s, self.clock.now())
+                self._end_utterance(utt, end.speech_end_s or end.time_s, self.clock.now(), "source ended")
                 utt = None
         finally:
             if utt is not None:
@@ -304,16 +304,17 @@ class VoiceLoop:
         elif kind is EventKind.RESUME and utt is not None:
             self._resume_utterance(utt)
         elif kind is EventKind.END and utt is not None:
-            self._end_utterance(utt, event.speech_end_s or event.time_s, wall)
+            self._end_utterance(utt, event.speech_end_s or event.time_s, wall, "hang")
             return None
         elif kind is EventKind.TIMEOUT:
             self._events.emit(events.NoSpeechTimeout(self._turn_ids))
         if utt is not None and self.endpointer.in_utterance:
             self._maybe_barge_in(utt)
             self._maybe_decode_ahead(utt)
-            if self._turn_over(utt):
+            reason = self._turn_over(utt)
+            if reason is not None:
                 end = self.endpointer.end_now()
-                self._end_utterance(utt, end.speech_end_s or end.time_s, wall)
+                self._end_utterance(utt, end.speech_end_s or end.time_s, wall, reason)
                 return None
         return utt
 
@@ -334,14 +335,15 @@ class VoiceLoop:
 
     # ---- end of turn ---------------------------------------------------------------------------------
 
-    def _turn_over(self, utt: _Utterance) -> bool:
-        """With an end-of-turn model: whether the decider says this pause ends the turn."""
+    def _turn_over(self, utt: _Utterance) -> str | None:
+        """With an end-of-turn model: why this pause ends the turn, or None while it does not."""
         decider = self._decider
         silence = self.endpointer.silence_s
         if decider is None or silence == 0.0 or not decider.due(silence):
-            return False
+            return None
         probability = (lambda: self._probability(utt)) if self._turn_model is not None else None
-        return decider.decide(silence, self._pause_transcript(utt), probability).release
+        decision = decider.decide(silence, self._pause_transcript(utt), probability)
+        return decision.reason if decision.release else None
 
     def _pause_transcript(self, utt: _Utterance) -> str | None:
         """The words of the speculative transcript of this pause; None until it is ready."""
@@ -386,7 +388,7 @@ class VoiceLoop:
         end_s = max(utt.speech_start_s, self.endpointer.last_speech_end_s)
         at_s = utt.walls[min(utt.frames_until(end_s), len(utt.walls)) - 1] if utt.walls else self.clock.now()
         self._events.emit(
-            events.SpeechEnded(utt.turn_id, round(end_s, 3), round(utt.speech_start_s, 3), at_s)
+            events.SpeechEnded(utt.turn_id, round(end_s, 3), round(utt.speech_start_s, 3), at_s, "cut off")
         )
 
     def _start_utterance(self, event: EndpointEvent, ring: deque[tuple[np.ndarray, float]]) -> _Utterance:
@@ -511,14 +513,16 @@ class VoiceLoop:
                 text = f"{committed} {tentative}".strip()
                 self._events.emit(events.Transcript(utt.turn_id, final=False, text=text, committed=committed))
 
-    def _end_utterance(self, utt: _Utterance, speech_end_s: float, wall: float) -> None:
+    def _end_utterance(self, utt: _Utterance, speech_end_s: float, wall: float, reason: str) -> None:
         with utt.lock:
             utt.ended = True
         keep = utt.frames_until(speech_end_s + UTTERANCE_TAIL_S)
         eos_index = utt.frames_until(speech_end_s) - 1
         eos_wall = utt.walls[min(eos_index, len(utt.walls) - 1)]
         self._events.emit(
-            events.SpeechEnded(utt.turn_id, round(speech_end_s, 3), round(utt.speech_start_s, 3), eos_wall)
+            events.SpeechEnded(
+                utt.turn_id, round(speech_end_s, 3), round(utt.speech_start_s, 3), eos_wall, reason
+            )
         )
         job = utt.job
         usable = job is not None and job.turn_id == utt.turn_id and not job.stop.is_set()
