@@ -30,6 +30,7 @@ from hark.benchmark.turns import TurnSample, build_samples
 from hark.config import HarkConfig
 from hark.report import Reporter
 from voice.decode import write_wav
+from voice.events import STAGES
 from voice.sources import FileSource
 from voice.tts import Speaker, TtsConfig
 from voice.turn import EndOfTurnModel
@@ -90,8 +91,7 @@ def outcome(sample: TurnSample, lines: list[dict]) -> dict:
         "turns": len(ended),
         "reasons": [e.get("reason") for e in ended],
         "heard": finals,
-        "endpoint_s": first.get("endpoint_s"),
-        "eos_to_first_audio_s": first.get("eos_to_first_audio_s"),
+        **{stage: first.get(stage) for stage in STAGES},
     }
 
 
@@ -107,6 +107,7 @@ def summarise(outcomes: Sequence[dict]) -> dict:
     complete = [o for o in outcomes if not o["paused"] and not o["cut_off"]]
     delay = _stats([o["endpoint_s"] for o in complete])
     first_audio = _stats([o["eos_to_first_audio_s"] for o in complete])
+    breakdown = {stage: _stats([o[stage] for o in complete])[0] for stage in STAGES}
     return {
         "n": len(outcomes),
         "n_paused": len(paused),
@@ -116,6 +117,7 @@ def summarise(outcomes: Sequence[dict]) -> dict:
         "p90_end_of_turn_delay_s": delay[1],
         "median_eos_to_first_audio_s": first_audio[0],
         "p90_eos_to_first_audio_s": first_audio[1],
+        "median_stages_s": breakdown,
     }
 
 
