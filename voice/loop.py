@@ -9,10 +9,17 @@ finished does:
   thread is free) and partial transcripts are reported (LocalAgreement-2 commits the stable words);
 * after a short silence (`speculate_after_s`, well inside the hang time) the utterance is transcribed and
   the reply is started *speculatively*: the model generates and the first chunk is synthesised, but held;
-* when the hang time is over (END) the held audio is released at once; if the user goes on speaking
-  (RESUME) the speculative reply is dropped without trace and a new one starts at the next pause.
+* when the turn is over the held audio is released at once; if the user goes on speaking (RESUME) the
+  speculative reply is dropped without trace and a new one starts at the next pause.
 
-So the end of speech to first audio is about the hang time plus a few tens of milliseconds.
+When is the turn over? With an end-of-turn model (`turn_model`), a `voice.turn.TurnDecider` judges each
+pause from the model's answer (computed on the `hark-turn-model` thread, never on the capture thread) and
+the words of the speculative transcript, up to its maximum wait; the endpointer's own hang is pushed past
+that wait. Without a model, the endpointer's fixed hang (END) ends it.
+
+In barge-in mode, speech over a reply pauses the player; the words of that speech decide: none, or only
+acknowledgements, and the reply plays on from where it paused; a stop request stops it (at the first
+partial transcript that has it) and is not answered; anything else stops it and is the next turn.
 """
 
 from __future__ import annotations
