@@ -12,6 +12,7 @@ from loop_fakes import (
     AmplitudeVad,
     RealtimeSink,
     RecordingConversation,
+    RecordingTurn,
     ScriptSource,
     ToneSpeaker,
     WordCountTranscriber,
@@ -69,11 +70,31 @@ class PhraseTranscriber(WordCountTranscriber):
     quick_transcribe = transcribe
 
 
+class BrokenCancelTurn(RecordingTurn):
+    def cancel(self) -> None:
+        raise AttributeError("'DialogueTurn' object has no attribute 'cancel'")
+
+
+class BrokenCancelConversation(RecordingConversation):
+    def begin_turn(self, transcript, turn_id):
+        turn = BrokenCancelTurn(self, transcript.text, turn_id, self.reply)
+        self.turns.append(turn)
+        return turn
+
+
 class Session:
-    def __init__(self, script, model=None, transcriber=None, realtime=False, mode=TurnTaking.FULL_DUPLEX):
+    def __init__(
+        self,
+        script,
+        model=None,
+        transcriber=None,
+        realtime=False,
+        mode=TurnTaking.FULL_DUPLEX,
+        conversation=None,
+    ):
         self.clock = VirtualClock()
         self.events: list[events.VoiceEvent] = []
-        self.conversation = RecordingConversation()
+        self.conversation = conversation or RecordingConversation()
         self.sink = RealtimeSink(self.clock) if realtime else NullSink()
         self.player = Player(self.sink, realtime=realtime, clock=self.clock)
         self.loop = VoiceLoop(
@@ -119,6 +140,15 @@ def test_a_pause_the_model_calls_unfinished_is_waited_through_and_the_whole_sent
     )
     assert metrics.eos_to_first_audio_s == metrics.endpoint_s
     assert [e.reason for e in s.of("speech_ended")] == ["model 0.90"]
+
+
+def test_a_turn_whose_cancel_fails_does_not_take_the_loop_down():
+    # the speculative reply of the first pause is dropped (cancelled) when the speech resumes
+    s = Session(
+        PAUSING, model=lambda c: FakeTurnModel(c, finished_after=40), conversation=BrokenCancelConversation()
+    ).run()
+    assert len(s.conversation.turns) == 2  # one speculative, dropped; one answered
+    assert finals(s) == [" ".join(WORDS[:8])] and len(s.of("reply")) == 1
 
 
 def test_the_words_veto_a_finished_sounding_half_that_ends_on_an_article():
