@@ -72,6 +72,8 @@ class Player:
         """Set by `pause()` and `interrupt()`: the sink stops writing at its next block."""
         self._wake = clock.signal()
         self._paused = False
+        self._pauses = 0
+        """How many times `pause()` was called: tells a write cut short by a pause from a short write."""
         self._pending = 0
         self._lock = threading.Lock()
         self._idle = clock.signal()
@@ -111,20 +113,17 @@ class Player:
     def pause(self) -> None:
         """Hold the current reply at the sample it has reached, its queue kept (someone spoke over it and
         what they said is not known yet): `resume()` plays on from there, `interrupt()` drops it."""
+        self._pauses += 1
         self._paused = True
         self._wake.clear()
         self._halt.set()
 
     def resume(self) -> None:
         """Play on after `pause()` (nothing if the reply was interrupted meanwhile)."""
-        self._paused = False
         if not self._stop.is_set():
             self._halt.clear()
+        self._paused = False
         self._wake.set()
-
-    @property
-    def paused(self) -> bool:
-        return self._paused
 
     def wait_idle(self, timeout: float | None = None) -> ReplyPlayback:
         """The current reply's playback once all its audio has played (or `timeout` passed)."""
@@ -165,16 +164,17 @@ class Player:
         """Play `chunk` to the end, or until interrupted; a pause holds it and plays on from the same
         sample after `resume()`."""
         while chunk.played < chunk.samples.size and not self._stop.is_set():
-            paused_here = self._play_part(chunk, reply)
-            if not paused_here:
-                break
+            pauses = self._pauses  # read first: a pause from here on sends the loop round again
             while self._paused and not self._stop.is_set():
                 self._wake.wait(0.1)
+            if self._stop.is_set() or not self._play_part(chunk, reply, pauses):
+                break
         if chunk.played < chunk.samples.size and self._stop.is_set():
             reply.interrupted = reply.interrupted or reply.error is None
 
-    def _play_part(self, chunk: _Chunk, reply: ReplyPlayback) -> bool:
-        """Write the rest of `chunk` from `chunk.played`; True when a pause cut it short."""
+    def _play_part(self, chunk: _Chunk, reply: ReplyPlayback, pauses: int) -> bool:
+        """Write the rest of `chunk` from `chunk.played`; True when a pause (one after the `pauses`
+        counted so far) cut it short."""
         rest = chunk.samples[chunk.played :]
         started = self.clock.now()
         if self.reference is not None:
@@ -194,8 +194,5 @@ class Player:
             self._stop.set()
             return False
         chunk.played += written
-        if chunk.played >= chunk.samples.size or self._stop.is_set():
-            return False
-        # short of the end and not stopped: a pause (perhaps already resumed) unless the sink wrote
-        # nothing for no reason at all
-        return written > 0 or self._paused or self._halt.is_set()
+        # a sink may report a sample less than it was given (rate conversion): only a pause is resumed
+        return chunk.played < chunk.samples.size and self._pauses != pauses
