@@ -49,6 +49,9 @@ from voice.sinks import AudioSink
 from voice.sources import AudioSource
 from voice.stt import SttConfig, Transcriber
 from voice.tts import Speaker, TtsConfig
+from voice.turn import BUNDLED as BUNDLED_TURN_MODEL
+from voice.turn import EndOfTurnModel, TurnConfig, TurnModelError
+from voice.turn.worker import TurnPredictor
 from voice.vad import FrameVad, WebRtcVad
 
 if TYPE_CHECKING:
@@ -304,6 +307,37 @@ def endpointer_config(config: HarkConfig) -> EndpointerConfig:
     return EndpointerConfig(hang_s=config.vad.hang_s, max_utterance_s=config.vad.max_utterance_s)
 
 
+def turn_config(config: HarkConfig) -> TurnConfig:
+    """The end-of-turn decision; `--hang` is its fallback when the model is off or fails mid-session."""
+    turn = config.turn
+    try:
+        return TurnConfig(
+            min_pause_s=turn.min_pause_s,
+            threshold=turn.threshold,
+            recheck_threshold=turn.recheck_threshold,
+            max_wait_s=turn.max_wait_s,
+            hang_s=min(config.vad.hang_s, turn.max_wait_s),
+            use_text=turn.text,
+        )
+    except ValueError as exc:
+        raise UserError(f"[turn]: {exc}") from None
+
+
+def build_turn_model(config: HarkConfig, reporter: Reporter) -> EndOfTurnModel | None:
+    """The end-of-turn model, or None when it is off. A model the user named that cannot be loaded is an
+    error; the bundled one missing or broken is a warning, and the fixed hang ends turns instead."""
+    spec = config.turn.model
+    if spec == "off":
+        return None
+    try:
+        return timed_load(reporter, "end-of-turn model", lambda: EndOfTurnModel(spec))
+    except TurnModelError as exc:
+        if spec != BUNDLED_TURN_MODEL:
+            raise UserError(f"turn.model: {exc}") from None
+        reporter.info(f"warning: {exc}; turns end after {config.vad.hang_s:g} s of silence instead")
+        return None
+
+
 def loop_config(config: HarkConfig, realtime_sink: bool, echo_cancelling: bool = False) -> LoopConfig:
     """A sink that does not play in real time (a file) cannot be heard by the microphone: full duplex.
     `auto` turn-taking is barge-in when the echo is cancelled, else half-duplex."""
@@ -317,6 +351,7 @@ def loop_config(config: HarkConfig, realtime_sink: bool, echo_cancelling: bool =
         barge_in_min_s=config.audio.barge_in_min_s,
         partial_interval_s=LoopConfig.partial_interval_s if config.stt.partials else None,
         speculate=config.stt.speculate,
+        turn=turn_config(config),
     )
 
 
@@ -396,10 +431,16 @@ def build_loop(
     realtime: bool,
     vad: FrameVad | None = None,
     processors: Processors = Processors(),
+    turn_model: TurnPredictor | None = None,
+    reporter: Reporter | None = None,
 ) -> tuple[VoiceLoop, Player]:
     """The voice loop over `source` and `sink`, and its player (close it after `run()`). `processors`
     (from `build_processors`) clean each microphone frame before VAD; with an echo canceller among them,
-    `auto` turn-taking is barge-in and each `metrics` event carries its ERLE."""
+    `auto` turn-taking is barge-in and each `metrics` event carries its ERLE. `turn_model`: an end-of-turn
+    model already loaded (a benchmark's, shared by its runs); without it the configured one is loaded here
+    (`turn.model`; "off": none)."""
+    if turn_model is None:
+        turn_model = build_turn_model(config, reporter or Reporter())
     player = Player(sink, realtime=realtime)
     loop = VoiceLoop(
         source,
@@ -411,6 +452,7 @@ def build_loop(
         loop_config(config, realtime, processors.echo is not None),
         with_erle(on_event, processors.echo),
         processors=ProcessorChain(processors.chain),
+        turn_model=turn_model,
     )
     return loop, player
 

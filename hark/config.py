@@ -31,6 +31,8 @@ from hark.paths import data_dir
 from vision.image import DEFAULT_LIMITS
 from voice.endpointer import EndpointerConfig
 from voice.loop import LoopConfig, TurnTaking
+from voice.turn import BUNDLED as BUNDLED_TURN_MODEL
+from voice.turn import TurnConfig
 
 ENV_PREFIX = "HARK_"
 CONFIG_NAME = "hark.toml"
@@ -90,6 +92,21 @@ class VadSettings:
     noisy_room: bool = False
     hang_s: float = _between(EndpointerConfig.hang_s, 0.1, 5)
     max_utterance_s: float = _between(EndpointerConfig.max_utterance_s, 1, 120)
+
+
+@dataclass(frozen=True)
+class TurnSettings:
+    model: str = _setting(BUNDLED_TURN_MODEL, '"bundled", "off" or an .onnx path', lambda v: bool(v.strip()))
+    """End-of-turn model: "bundled" (Smart Turn v3.2), a Smart Turn v3 `.onnx` path, or "off" (the fixed
+    hang, `vad.hang_s`, ends every turn)."""
+    min_pause_s: float = _between(TurnConfig.min_pause_s, 0.05, 2)
+    """Silence before the first "is the user done?" check."""
+    threshold: float = _between(TurnConfig.threshold, 0, 1)
+    recheck_threshold: float = _between(TurnConfig.recheck_threshold, 0, 1)
+    max_wait_s: float = _between(TurnConfig.max_wait_s, 0.2, 10)
+    """Answer anyway after this much silence."""
+    text: bool = TurnConfig.use_text
+    """Never end a turn on a word a sentence cannot end with ("for", "the", "and", "um")."""
 
 
 @dataclass(frozen=True)
@@ -219,6 +236,7 @@ class MemorySettings:
 SECTIONS: dict[str, type] = {
     "audio": AudioSettings,
     "vad": VadSettings,
+    "turn": TurnSettings,
     "stt": SttSettings,
     "tts": TtsSettings,
     "llm": LlmSettings,
@@ -251,6 +269,7 @@ DEFAULT = Origin("default", "")
 class HarkConfig:
     audio: AudioSettings = field(default_factory=AudioSettings)
     vad: VadSettings = field(default_factory=VadSettings)
+    turn: TurnSettings = field(default_factory=TurnSettings)
     stt: SttSettings = field(default_factory=SttSettings)
     tts: TtsSettings = field(default_factory=TtsSettings)
     llm: LlmSettings = field(default_factory=LlmSettings)

@@ -5,6 +5,7 @@ from dialogue.errors import DialogueError
 from vision.errors import ImageInputError
 from voice.errors import AudioDeviceError, AudioInputError
 from voice.processors.wake import WakeWordError
+from voice.turn import TurnModelError
 
 
 class UserError(Exception):
@@ -21,4 +22,5 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     ImageInputError,
     DialogueError,
     WakeWordError,
+    TurnModelError,
 )

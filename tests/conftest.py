@@ -31,6 +31,14 @@ def speaker():
 
 
 @pytest.fixture(scope="session")
+def turn_model():
+    """Smart Turn v3.2 from the installed pipecat-ai wheel."""
+    from voice.turn import EndOfTurnModel
+
+    return EndOfTurnModel()
+
+
+@pytest.fixture(scope="session")
 def embedded_backend():
     from dialogue.backends.embedded import EmbeddedBackend
 

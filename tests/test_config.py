@@ -73,7 +73,7 @@ def test_file_values_are_typed_and_environment_overrides_them(tmp_path):
         ('[audio]\nturn_taking = "duplex"\n', {}, 'audio.turn_taking: must be one of "auto", "half-duplex"'),
         ("[kiosk]\nwake_phrases = [1]\n", {}, "kiosk.wake_phrases: must be a list of text (got [1])"),
         ("[kiosk]\nidle = 3\n", {}, "hark.toml:2 kiosk.idle: unknown key (allowed: wake_phrases,"),
-        ("\n[kiosks]\n", {}, "hark.toml:2 [kiosks]: unknown section (allowed: audio, vad, stt,"),
+        ("\n[kiosks]\n", {}, "hark.toml:2 [kiosks]: unknown section (allowed: audio, vad, turn, stt,"),
         ("idle = 3\n", {}, "[idle]: unknown section"),
         ("[kiosk\n", {}, "hark.toml: not valid TOML"),
         (

@@ -23,6 +23,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.device]
 
 QUESTION = "Tell me a long story about a friendly dragon."
 INTERRUPTION = "Wait, wait, stop talking please."
+HALF, REST = "I would like to book a table for", "four people at seven tonight."
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +39,16 @@ def clips(speaker, tmp_path_factory):
     question, _ = conversation_wav(speaker, folder / "question.wav", [QUESTION], lead_s=0.2, tail_s=0.2)
     interruption, _ = conversation_wav(speaker, folder / "stop.wav", [INTERRUPTION], lead_s=0.1, tail_s=0.2)
     return question, interruption
+
+
+@pytest.fixture(scope="module")
+def pausing(speaker, tmp_path_factory):
+    """A sentence said in two halves with a 0.8 s hesitation between them."""
+    folder = tmp_path_factory.mktemp("pausing")
+    path, _ = conversation_wav(
+        speaker, folder / "pausing.wav", [HALF, REST], lead_s=0.2, gap_s=0.8, tail_s=0.2
+    )
+    return path
 
 
 class HarkSession:
@@ -145,9 +156,24 @@ def test_reply_is_heard_on_the_speaker_and_barge_in_cuts_it_short(pulse, clips, 
     reply_end = next(end for start, end in speaker if start <= interruption_start + 0.3 <= end + 0.35)
     # The reply stopped soon after the interruption got going, not at its natural end many seconds later.
     assert reply_end - interruption_start < 1.5, (speaker, room)
-    # ...and the interruption became the next turn.
-    second = session.wait_for("transcript", count=2, final=True)[1]
-    assert word_error_rate(INTERRUPTION, second["text"]) <= 0.4, second
+    # ...and a request to stop is obeyed, not answered.
+    assert len([e for e in session.events if e["event"] == "reply"]) == 1, session.events
+
+
+def test_a_sentence_with_a_pause_in_the_middle_gets_one_reply_to_the_whole_sentence(pulse, pausing, tmp_path):
+    session = HarkSession(pulse)
+    assert session.listening.wait(120), "".join(session.stderr)
+    session.wait_for("announcement")
+    time.sleep(1.0)
+    pulse.play_into_room(pausing)
+    session.wait_for("reply")
+    time.sleep(2.0)  # room for a second turn, if the pause had ended the first
+    code = session.stop()
+    assert code == 0, "".join(session.stderr)
+    finals = [e for e in session.events if e["event"] == "transcript" and e["final"]]
+    assert len(finals) == 1, finals
+    assert word_error_rate(f"{HALF} {REST}", finals[0]["text"]) <= 0.25, finals
+    assert len([e for e in session.events if e["event"] == "reply"]) == 1
 
 
 def test_half_duplex_does_not_hear_itself_or_the_room_while_speaking(pulse, clips, tmp_path):

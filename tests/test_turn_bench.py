@@ -20,8 +20,9 @@ from hark.benchmark.turns import (
     said,
     score,
 )
+from hark.benchmark.turns_live import outcome, summarise
 from voice import SAMPLE_RATE
-from voice.turn import EndOfTurnModel, TurnConfig
+from voice.turn import TurnConfig
 from voice.vad import WebRtcVad
 
 
@@ -92,8 +93,8 @@ def test_samples_follow_the_plan(speaker):
 
 
 @pytest.fixture(scope="module")
-def model():
-    return EndOfTurnModel()
+def model(turn_model):
+    return turn_model
 
 
 def test_the_decider_holds_through_a_mid_sentence_pause_on_real_audio(paused_sample, model):
@@ -137,3 +138,27 @@ def test_model_cost_is_measured_per_call(paused_sample, model):
     cost = model_cost(model, paused_sample, calls=3)
     assert 0 < cost["median_ms"] <= cost["p90_ms"]
     assert cost["cpu_median_ms"] > 0
+
+
+def loop_lines(*turns: tuple[float, float]) -> list[dict]:
+    """The `--json` lines of a run: (end of speech, eos to first audio) per turn."""
+    lines: list[dict] = []
+    for i, (end_s, first_audio_s) in enumerate(turns, 1):
+        lines.append({"event": "speech_ended", "turn_id": i, "stream_s": end_s, "reason": "model 0.9"})
+        lines.append({"event": "transcript", "turn_id": i, "final": True, "text": "words"})
+        lines.append(
+            {"event": "metrics", "turn_id": i, "endpoint_s": 0.2, "eos_to_first_audio_s": first_audio_s}
+        )
+    return lines
+
+
+def test_the_live_pass_counts_a_turn_ended_in_the_pause_or_split_in_two_as_a_cutoff():
+    whole = outcome(PAUSED_A, loop_lines((2.8, 0.3)))
+    split = outcome(PAUSED_A, loop_lines((1.2, 0.3), (2.8, 0.3)))
+    early = outcome(PAUSED_B, loop_lines((1.1, 0.3)))
+    assert not whole["cut_off"] and split["cut_off"] and early["cut_off"]
+    questions = [outcome(COMPLETE_A, loop_lines((1.5, s))) for s in (0.3, 0.4, 0.5)]
+    result = summarise([whole, split, *questions])
+    assert result["n"] == 5 and result["n_paused"] == 2 and result["false_cutoff_rate"] == 0.5
+    assert result["median_eos_to_first_audio_s"] == 0.4  # complete questions only
+    assert result["median_stages_s"]["endpoint_s"] == 0.2

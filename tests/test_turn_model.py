@@ -37,8 +37,8 @@ PAUSE_S = 0.15
 
 
 @pytest.fixture(scope="module")
-def model():
-    return EndOfTurnModel()
+def model(turn_model):
+    return turn_model
 
 
 def at_pause(speaker, *pieces: str | float) -> np.ndarray:

@@ -14,6 +14,7 @@ from voice.turn.text import unfinished_reason
         ("I need eggs, milk and", "conjunction 'and'"),
         ("Where did I leave my", "possessive 'my'"),
         ("The best thing about Paris is", "copula 'is'"),
+        ("Where is", "copula 'is'"),
         ("I think we should, um", "filler 'um'"),
         ("Book a table for.", "preposition 'for'"),  # Whisper's full stop after a half does not count
         ("I need a taxi to the airport...", "trailing off"),
@@ -35,6 +36,7 @@ def test_partials_that_cannot_end_a_turn(transcript, reason):
         "Where are you from?",
         "What are you looking at?",
         "Do you know what time it is?",  # a copula after a subject pronoun closes the clause
+        "Could you please tell me what color the sky is",  # an embedded question closed by its copula
         "Turn the lights on.",  # particles are not in the lists
         "I think so.",
         "I need a taxi to the airport at 6.",  # a number is a word

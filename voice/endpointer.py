@@ -144,6 +144,13 @@ class Endpointer:
             return self._end(capped=False)
         return None
 
+    def end_now(self) -> EndpointEvent:
+        """End the utterance in progress at its last speech frame: the end-of-turn decider, not the
+        hang, said the user has finished."""
+        if not self.in_utterance:
+            raise RuntimeError("no utterance in progress")
+        return self._end(capped=False)
+
     def _maybe_start(self) -> EndpointEvent | None:
         if self._now - self._onset_start + 1e-9 < self.config.start_s:
             return None

@@ -56,6 +56,9 @@ class SpeechEnded(VoiceEvent):
     speech_start_s: float
     at_s: float
     """When the last speech frame was captured, on the loop's clock."""
+    reason: str = ""
+    """Why it ended: the end-of-turn decider's reason ("model 0.91", "max wait"), "hang", "cut off"
+    (microphone gated or source ended mid-speech), "source ended" (in a pause)."""
 
 
 @dataclass(frozen=True)

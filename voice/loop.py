@@ -9,14 +9,22 @@ finished does:
   thread is free) and partial transcripts are reported (LocalAgreement-2 commits the stable words);
 * after a short silence (`speculate_after_s`, well inside the hang time) the utterance is transcribed and
   the reply is started *speculatively*: the model generates and the first chunk is synthesised, but held;
-* when the hang time is over (END) the held audio is released at once; if the user goes on speaking
-  (RESUME) the speculative reply is dropped without trace and a new one starts at the next pause.
+* when the turn is over the held audio is released at once; if the user goes on speaking (RESUME) the
+  speculative reply is dropped without trace and a new one starts at the next pause.
 
-So the end of speech to first audio is about the hang time plus a few tens of milliseconds.
+When is the turn over? With an end-of-turn model (`turn_model`), a `voice.turn.TurnDecider` judges each
+pause from the model's answer (computed on the `hark-turn-model` thread, never on the capture thread) and
+the words of the speculative transcript, up to its maximum wait; the endpointer's own hang is pushed past
+that wait. Without a model, the endpointer's fixed hang (END) ends it.
+
+In barge-in mode, speech over a reply pauses the player; the words of that speech decide: none, or only
+acknowledgements, and the reply plays on from where it paused; a stop request stops it (at the first
+partial transcript that has it) and is not answered; anything else stops it and is the next turn.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import threading
 from collections import deque
@@ -36,6 +44,9 @@ from voice.reply import Conversation, Decode, ReplyHandle, ReplyWorker, Turn
 from voice.sources import AudioSource
 from voice.speech import FIRST_CLAUSE_CHARS
 from voice.stt import Transcript
+from voice.turn.decider import TurnConfig, TurnDecider
+from voice.turn.text import BargeIn, barge_in_kind, starts_with_stop
+from voice.turn.worker import Prediction, TurnModelWorker, TurnPredictor
 from voice.vad import FRAME_S, FrameVad
 
 __all__ = ["Conversation", "LoopConfig", "LoopSummary", "ReplyHandle", "Turn", "TurnTaking", "VoiceLoop"]
@@ -72,6 +83,8 @@ class LoopConfig:
     speculate_after_s: float = 0.03
     """Silence after which the transcript and the reply start, before the hang is over. Long enough to
     skip the VAD's flicker between words, short enough that the reply is ready when the hang ends."""
+    turn: TurnConfig = field(default_factory=TurnConfig)
+    """The end-of-turn decision at pauses, used when the loop has an end-of-turn model."""
 
 
 @dataclass
@@ -89,6 +102,10 @@ class _Utterance:
     lock: threading.Lock = field(default_factory=threading.Lock)
     job: ReplyHandle | None = None
     """The speculative reply started in the current pause, if any."""
+    prediction: Prediction | None = None
+    """The end-of-turn model's answer asked for in the current pause, if any."""
+    barged: ReplyHandle | None = None
+    """The reply this utterance spoke over (barge-in mode): paused until its words are known."""
 
     def audio(self, n_frames: int) -> np.ndarray:
         frames = self.frames[:n_frames]
@@ -124,7 +141,10 @@ class VoiceLoop:
         on_event: EventCallback | None = None,
         processors: FrameProcessor | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        turn_model: TurnPredictor | None = None,
     ) -> None:
+        """`turn_model`: with it, a `TurnDecider` ends each turn at a pause (the endpointer's hang only
+        after its maximum wait); without it, the fixed hang does."""
         self.source = source
         self.player = player
         self.vad = vad
@@ -133,7 +153,22 @@ class VoiceLoop:
         self.clock = clock
         self.processors = processors or ProcessorChain()
         player.reference = self.processors  # echo cancelling hears what the speaker plays, and when
-        self.endpointer = Endpointer(self.config.endpointer)
+        self._turn_model = TurnModelWorker(turn_model, clock) if turn_model is not None else None
+        self._decider: TurnDecider | None = None
+        endpointing = self.config.endpointer
+        if self._turn_model is not None:
+            turn = self.config.turn
+            if not self.config.speculate:  # the words of a pause are known only by speculating
+                turn = dataclasses.replace(turn, use_text=False)
+            self._decider = TurnDecider(turn)
+            endpointing = dataclasses.replace(endpointing, hang_s=turn.max_wait_s + 2 * FRAME_S)
+        self.endpointer = Endpointer(endpointing)
+        self._paced = getattr(source, "paced", True)
+        """False for a file read as fast as it can be: the capture thread then waits for the model and the
+        transcript of each pause, so the decision depends on the audio alone, not on thread timing."""
+        self._barge: tuple[_Utterance, ReplyHandle, float, float] | None = None
+        """A barge-in utterance that has ended, waiting for its transcript: (utterance, its reply, end
+        of speech wall, end wall)."""
         self._events = EventDispatcher(clock, on_event or (lambda _e: None))
         self._replies = ReplyWorker(
             clock,
@@ -180,9 +215,13 @@ class VoiceLoop:
             self._events.start()
             self.clock.start_thread(self._stt_worker, "hark-stt")
             self._replies.start()
+            if self._turn_model is not None:
+                self._turn_model.start()
             try:
                 self._capture()
             finally:
+                if self._turn_model is not None:
+                    self._turn_model.close()
                 self._replies.close()
                 self._await_replies()
                 self._stt.put(None)
@@ -232,9 +271,20 @@ class VoiceLoop:
         try:
             for frame in self.source.frames():
                 utt = self._on_frame(frame, ring, utt)
+            if utt is not None and self.endpointer.silence_s > 0 and not self._replies.stopping.is_set():
+                # the source ended in a pause (a file's end): the speaker has finished
+                end = self.endpointer.end_now()
+                self._end_utterance(utt, end.speech_end_s or end.time_s, self.clock.now(), "source ended")
+                utt = None
         finally:
             if utt is not None:
                 self._abandon(utt)  # the source ended mid-utterance: nobody will confirm this reply
+            if self._barge is not None:  # a barge-in ended with the source: settle it, the reply waits
+                self._barge[1].decode.done.wait(STOP_GRACE_S)
+                self._settle_barge_in()
+                if self._barge is not None:
+                    self._barge[1].drop()
+                    self.player.resume()
 
     def _on_frame(
         self, frame: np.ndarray, ring: deque[tuple[np.ndarray, float]], utt: _Utterance | None
@@ -252,23 +302,86 @@ class VoiceLoop:
         if utt is not None:
             utt.frames.append(frame)
             utt.walls.append(wall)
+        if self._barge is not None:
+            self._settle_barge_in()
         event = self.endpointer.process(self.vad.is_speech(frame), FRAME_S)
         kind = event.kind if event is not None else None
         if kind is EventKind.START:
             utt = self._start_utterance(event, ring)
-        elif kind is EventKind.RESUME and utt is not None and utt.job is not None:
-            utt.job.drop()
-            utt.job = None
-            self._counts.speculative_misses += 1
+        elif kind is EventKind.RESUME and utt is not None:
+            self._resume_utterance(utt)
         elif kind is EventKind.END and utt is not None:
-            self._end_utterance(utt, event.speech_end_s or event.time_s, wall)
+            self._end_utterance(utt, event.speech_end_s or event.time_s, wall, "hang")
             return None
         elif kind is EventKind.TIMEOUT:
             self._events.emit(events.NoSpeechTimeout(self._turn_ids))
         if utt is not None and self.endpointer.in_utterance:
             self._maybe_barge_in(utt)
             self._maybe_decode_ahead(utt)
+            reason = self._turn_over(utt)
+            if reason is not None:
+                end = self.endpointer.end_now()
+                self._end_utterance(utt, end.speech_end_s or end.time_s, wall, reason)
+                return None
         return utt
+
+    def _resume_utterance(self, utt: _Utterance) -> None:
+        """Speech again after a pause: what was prepared for the pause is dropped."""
+        if utt.job is not None:
+            utt.job.drop()
+            utt.job = None
+            self._counts.speculative_misses += 1
+        self._forget_prediction(utt)
+        if self._decider is not None:
+            self._decider.reset()
+
+    def _forget_prediction(self, utt: _Utterance) -> None:
+        if utt.prediction is not None:
+            utt.prediction.abandoned = True
+            utt.prediction = None
+
+    # ---- end of turn ---------------------------------------------------------------------------------
+
+    def _turn_over(self, utt: _Utterance) -> str | None:
+        """With an end-of-turn model: why this pause ends the turn, or None while it does not."""
+        decider = self._decider
+        silence = self.endpointer.silence_s
+        if decider is None or silence == 0.0 or not decider.due(silence):
+            return None
+        probability = (lambda: self._probability(utt)) if self._turn_model is not None else None
+        decision = decider.decide(silence, self._pause_transcript(utt), probability)
+        return decision.reason if decision.release else None
+
+    def _pause_transcript(self, utt: _Utterance) -> str | None:
+        """The words of the speculative transcript of this pause; None until it is ready."""
+        job = utt.job
+        if job is not None and not self._paced:
+            job.decode.done.wait()
+        if job is None or not job.decode.done.is_set():
+            return None
+        result = job.decode.result
+        return result.text if result is not None else ""
+
+    def _probability(self, utt: _Utterance) -> float | None:
+        """The model's answer for this pause: asked for now (on the model's thread) if not yet, None
+        until it is ready. A model that fails is dropped for the rest of the session: the hang decides."""
+        assert self._turn_model is not None
+        prediction = utt.prediction
+        if prediction is None:
+            utt.prediction = self._turn_model.ask(utt.audio(len(utt.frames)))
+            return None
+        if not self._paced:
+            prediction.done.wait()
+        if not prediction.done.is_set():
+            return None
+        utt.prediction = None
+        if prediction.error is not None:
+            self._turn_model.close()
+            self._turn_model = None
+            error = prediction.error
+            self._events.emit(events.Error(utt.turn_id, "turn_model", f"{type(error).__name__}: {error}"))
+            return None
+        return prediction.value
 
     def _abandon(self, utt: _Utterance) -> None:
         """An utterance cut off (the microphone gated, the source ended): no reply, but its speech ended."""
@@ -276,10 +389,13 @@ class VoiceLoop:
             utt.ended = True
         if utt.job is not None:
             utt.job.drop()
+        self._forget_prediction(utt)
+        if utt.barged is not None:
+            self.player.resume()
         end_s = max(utt.speech_start_s, self.endpointer.last_speech_end_s)
         at_s = utt.walls[min(utt.frames_until(end_s), len(utt.walls)) - 1] if utt.walls else self.clock.now()
         self._events.emit(
-            events.SpeechEnded(utt.turn_id, round(end_s, 3), round(utt.speech_start_s, 3), at_s)
+            events.SpeechEnded(utt.turn_id, round(end_s, 3), round(utt.speech_start_s, 3), at_s, "cut off")
         )
 
     def _start_utterance(self, event: EndpointEvent, ring: deque[tuple[np.ndarray, float]]) -> _Utterance:
@@ -296,20 +412,57 @@ class VoiceLoop:
         for frame, wall in list(ring)[-back:]:
             utt.frames.append(frame)
             utt.walls.append(wall)
+        if self._decider is not None:
+            self._decider.reset()
         at_s = ring[-1][1] - (event.time_s - event.speech_start_s)
         self._events.emit(events.SpeechStarted(utt.turn_id, round(event.speech_start_s, 3), at_s))
         return utt
 
+    # ---- barge-in -------------------------------------------------------------------------------------
+
     def _maybe_barge_in(self, utt: _Utterance) -> None:
+        """Speech over a reply (barge-in mode) pauses it; its words decide what happens next."""
         handle = self._replies.active
-        if self.config.turn_taking is not TurnTaking.BARGE_IN or handle is None or handle.stop.is_set():
+        if (
+            self.config.turn_taking is not TurnTaking.BARGE_IN
+            or utt.barged is not None
+            or handle is None
+            or handle.stop.is_set()
+        ):
             return
         speech_s = self.endpointer.last_speech_end_s - (
             utt.start_stream_s + self.config.endpointer.pre_roll_s
         )
         if speech_s >= self.config.barge_in_min_s:
             self._events.emit(events.BargeIn(handle.turn_id, round(speech_s, 3)))
-            self.interrupt()
+            utt.barged = handle
+            self.player.pause()
+
+    def _settle_barge_in(self) -> None:
+        """Once the transcript of an ended barge-in is known: play on (no words, or only "uh-huh"), stop
+        (only "stop"), or stop and answer it (anything else)."""
+        assert self._barge is not None
+        utt, job, eos_wall, wall = self._barge
+        if not job.decode.done.is_set():
+            return
+        self._barge = None
+        result = job.decode.result
+        kind = barge_in_kind(result.text if result is not None else "")
+        if kind in (BargeIn.NOISE, BargeIn.BACKCHANNEL):
+            job.drop()
+            self.player.resume()
+            return
+        self._stop_barged(utt)
+        if kind is BargeIn.STOP:
+            job.drop()
+        else:
+            job.confirm(eos_wall, wall)
+
+    def _stop_barged(self, utt: _Utterance) -> None:
+        """Stop the reply `utt` spoke over, now."""
+        if utt.barged is not None and not utt.barged.stop.is_set():
+            utt.barged.interrupt()
+            self.player.interrupt()
 
     def _maybe_decode_ahead(self, utt: _Utterance) -> None:
         cfg = self.config
@@ -360,19 +513,23 @@ class VoiceLoop:
         with utt.lock:
             if utt.ended:
                 return
+            if utt.barged is not None and starts_with_stop(transcript.text):
+                self._stop_barged(utt)  # "stop" needs no end of turn
             committed, tentative = utt.agreement.update(transcript.text)
             if committed or tentative:
                 text = f"{committed} {tentative}".strip()
                 self._events.emit(events.Transcript(utt.turn_id, final=False, text=text, committed=committed))
 
-    def _end_utterance(self, utt: _Utterance, speech_end_s: float, wall: float) -> None:
+    def _end_utterance(self, utt: _Utterance, speech_end_s: float, wall: float, reason: str) -> None:
         with utt.lock:
             utt.ended = True
         keep = utt.frames_until(speech_end_s + UTTERANCE_TAIL_S)
         eos_index = utt.frames_until(speech_end_s) - 1
         eos_wall = utt.walls[min(eos_index, len(utt.walls) - 1)]
         self._events.emit(
-            events.SpeechEnded(utt.turn_id, round(speech_end_s, 3), round(utt.speech_start_s, 3), eos_wall)
+            events.SpeechEnded(
+                utt.turn_id, round(speech_end_s, 3), round(utt.speech_start_s, 3), eos_wall, reason
+            )
         )
         job = utt.job
         usable = job is not None and job.turn_id == utt.turn_id and not job.stop.is_set()
@@ -384,4 +541,9 @@ class VoiceLoop:
         else:
             self._counts.speculative_hits += 1
         self._counts.utterances += 1
-        job.confirm(eos_wall, wall)
+        self._forget_prediction(utt)
+        if utt.barged is not None:
+            self._barge = (utt, job, eos_wall, wall)
+            self._settle_barge_in()
+        else:
+            job.confirm(eos_wall, wall)

@@ -68,6 +68,12 @@ class Player:
         chain here, so echo cancelling gets the far end of exactly the audio it must remove."""
         self._queue: Mailbox[_Chunk | None] = Mailbox(clock)
         self._stop = clock.signal()
+        self._halt = clock.signal()
+        """Set by `pause()` and `interrupt()`: the sink stops writing at its next block."""
+        self._wake = clock.signal()
+        self._paused = False
+        self._pauses = 0
+        """How many times `pause()` was called: tells a write cut short by a pause from a short write."""
         self._pending = 0
         self._lock = threading.Lock()
         self._idle = clock.signal()
@@ -79,6 +85,8 @@ class Player:
 
     def begin_reply(self) -> None:
         self._stop.clear()
+        self._paused = False
+        self._halt.clear()
         self._reply = ReplyPlayback()
         if self._replies:
             self.sink.gap(0.4)
@@ -99,6 +107,23 @@ class Player:
         if self.speaking:
             self._reply.interrupted = True
         self._stop.set()
+        self._halt.set()
+        self._wake.set()
+
+    def pause(self) -> None:
+        """Hold the current reply at the sample it has reached, its queue kept (someone spoke over it and
+        what they said is not known yet): `resume()` plays on from there, `interrupt()` drops it."""
+        self._pauses += 1
+        self._paused = True
+        self._wake.clear()
+        self._halt.set()
+
+    def resume(self) -> None:
+        """Play on after `pause()` (nothing if the reply was interrupted meanwhile)."""
+        if not self._stop.is_set():
+            self._halt.clear()
+        self._paused = False
+        self._wake.set()
 
     def wait_idle(self, timeout: float | None = None) -> ReplyPlayback:
         """The current reply's playback once all its audio has played (or `timeout` passed)."""
@@ -116,6 +141,8 @@ class Player:
 
     def close(self) -> None:
         self._stop.set()
+        self._halt.set()
+        self._wake.set()
         self._queue.put(None)
         self._thread.join(timeout=2.0)
 
@@ -134,21 +161,38 @@ class Player:
                     self._idle.set()
 
     def _play(self, chunk: _Chunk, reply: ReplyPlayback) -> None:
+        """Play `chunk` to the end, or until interrupted; a pause holds it and plays on from the same
+        sample after `resume()`."""
+        while chunk.played < chunk.samples.size and not self._stop.is_set():
+            pauses = self._pauses  # read first: a pause from here on sends the loop round again
+            while self._paused and not self._stop.is_set():
+                self._wake.wait(0.1)
+            if self._stop.is_set() or not self._play_part(chunk, reply, pauses):
+                break
+        if chunk.played < chunk.samples.size and self._stop.is_set():
+            reply.interrupted = reply.interrupted or reply.error is None
+
+    def _play_part(self, chunk: _Chunk, reply: ReplyPlayback, pauses: int) -> bool:
+        """Write the rest of `chunk` from `chunk.played`; True when a pause (one after the `pauses`
+        counted so far) cut it short."""
+        rest = chunk.samples[chunk.played :]
         started = self.clock.now()
         if self.reference is not None:
             # when the audio leaves the speaker, not when it is written (first-audio timing stays as the
             # benchmarks measure it: at the write)
             audible_at = started + getattr(self.sink, "latency_s", 0.0)
-            self.reference.playback(chunk.samples, chunk.rate, audible_at)
+            self.reference.playback(rest, chunk.rate, audible_at)
         if reply.first_audio_wall is None:
-            loud = audible(chunk.samples)
+            loud = audible(rest)
             if loud.size:
                 offset = float(loud[0]) / chunk.rate if self.realtime else 0.0
                 reply.first_audio_wall = started + offset
         try:
-            chunk.played = self.sink.play(chunk.samples, chunk.rate, self._stop)
+            written = self.sink.play(rest, chunk.rate, self._halt)
         except Exception as exc:  # a device that failed mid-reply: report it, do not kill the thread
             reply.error = exc
             self._stop.set()
-        if chunk.played < chunk.samples.size and self._stop.is_set():
-            reply.interrupted = reply.interrupted or reply.error is None
+            return False
+        chunk.played += written
+        # a sink may report a sample less than it was given (rate conversion): only a pause is resumed
+        return chunk.played < chunk.samples.size and self._pauses != pauses

@@ -124,9 +124,15 @@ class ReplyHandle:
 
 
 def _cancel(turn: Turn | None) -> None:
+    """Ask the turn to abandon its model call. Only a hint: the reply stops whatever the turn does, so a
+    `cancel` that fails must not take the reply thread down with it (it runs inside its error handler)."""
     cancel = getattr(turn, "cancel", None)
-    if cancel is not None:
+    if cancel is None:
+        return
+    try:
         cancel()
+    except Exception:  # the turn is abandoned either way
+        return
 
 
 class _Stopped(Exception):

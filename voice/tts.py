@@ -22,6 +22,9 @@ class TtsConfig:
     """Speaking rate: 1.0 normal, 1.2 faster, 0.8 slower."""
     volume: float = 0.8
     """Piper normalises to full scale; a little headroom avoids clipping after resampling."""
+    deterministic: bool = False
+    """Zero Piper's noise scales: the same text gives the same audio on every call (benchmarks and tests
+    that must replay the same plan). Speech sounds a little flatter."""
 
 
 def resolve_voice(spec: str) -> str:
@@ -58,7 +61,10 @@ class Speaker:
         if not text.strip():
             return
         rate = max(0.25, min(4.0, self.config.rate))
-        syn = SynthesisConfig(length_scale=1.0 / rate, volume=self.config.volume, normalize_audio=True)
+        noise = {"noise_scale": 0.0, "noise_w_scale": 0.0} if self.config.deterministic else {}
+        syn = SynthesisConfig(
+            length_scale=1.0 / rate, volume=self.config.volume, normalize_audio=True, **noise
+        )
         with self._lock:
             chunks = list(self._voice.synthesize(text, syn_config=syn))
         for chunk in chunks:

@@ -1,4 +1,5 @@
-"""`hark bench latency`: measure end of speech to first reply audio against a sequential baseline."""
+"""`hark bench latency`: end of speech to first reply audio against a sequential baseline.
+`hark bench turns`: end-of-turn decisions on sentences with mid-sentence pauses, through the real loop."""
 
 from __future__ import annotations
 
@@ -6,21 +7,22 @@ import argparse
 import json
 
 from hark.commands.common import LISTENING, LLM, add_config_args, config_from_args
+from hark.config import HarkConfig
 from hark.errors import UserError
 from hark.report import Reporter
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "bench", help="benchmarks: `hark bench latency`, `hark bench echo`, `hark bench knowledge`"
-    )
+    p = sub.add_parser("bench", help="benchmarks: `hark bench latency`, `turns`, `echo`, `knowledge`")
     p.add_argument(
         "which",
-        choices=["latency", "echo", "knowledge"],
-        help="latency: end of speech to first audio (embedded models); echo: echo cancellation and "
-        "barge-in over simulated echo paths; knowledge: retrieval recall and speed",
+        choices=["latency", "turns", "echo", "knowledge"],
+        help="latency: end of speech to first audio (embedded models); turns: end-of-turn decisions on "
+        "paused and complete questions; echo: echo cancellation and barge-in over simulated echo paths; "
+        "knowledge: retrieval recall and speed",
     )
     p.add_argument("--turns", type=int, default=10, help="latency: questions to ask (10)")
+    p.add_argument("--repeats", type=int, default=1, help="turns: play the sample plan this many times (1)")
     p.add_argument("--json", action="store_true", help="print one JSON line")
     p.add_argument("--pages", type=int, default=120, help="knowledge: pages of the generated corpus (120)")
     p.add_argument("--chunks", type=int, default=10_000, help="knowledge: passages of the latency index")
@@ -29,11 +31,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
+def _config(args: argparse.Namespace) -> HarkConfig:
+    config = config_from_args(args)
+    if config.origin("llm.backend").kind == "default":
+        config = config.replaced("llm.backend", "embedded")  # the benchmark's reference: the embedded models
+    return config
+
+
 def run(args: argparse.Namespace, reporter: Reporter) -> int:
     if args.which == "knowledge":
         return run_knowledge(args, reporter)
     if args.which == "echo":
         return run_echo(args, reporter)
+    if args.which == "turns":
+        return run_turns(args, reporter)
     from hark.benchmark import latency
 
     if not 1 <= args.turns <= 100:
@@ -41,9 +52,7 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     reporter.info(
         f"benchmarking {args.turns} spoken questions in real time, Hark then the sequential baseline"
     )
-    config = config_from_args(args)
-    if config.origin("llm.backend").kind == "default":
-        config = config.replaced("llm.backend", "embedded")  # the benchmark's reference: the embedded models
+    config = _config(args)
     result = latency.run(config, reporter, turns=args.turns)
     if args.json:
         print(json.dumps(result))
@@ -100,4 +109,31 @@ def run_echo(args: argparse.Namespace, reporter: Reporter) -> int:
             )
     summary = {key: value for key, value in result.items() if key != "paths"}
     print(json.dumps(summary if not args.json else result))
+    return 0
+
+
+def run_turns(args: argparse.Namespace, reporter: Reporter) -> int:
+    from hark.benchmark import turns_live
+
+    if not 1 <= args.repeats <= 20:
+        raise UserError("--repeats must be between 1 and 20")
+    reporter.info("playing sentences with and without mid-sentence pauses through the loop, in real time")
+    result = turns_live.run(_config(args), reporter, repeats=args.repeats)
+    samples = result.pop("samples")
+    if args.json:
+        for sample in samples:
+            print(json.dumps(sample))
+        print(json.dumps(result))
+        return 0
+    print(
+        f"false cut-offs: {result['false_cutoff_rate']:.1%} of {result['n_paused']} paused sentences; "
+        f"end-of-turn delay median {result['median_end_of_turn_delay_s']}s, "
+        f"p90 {result['p90_end_of_turn_delay_s']}s"
+    )
+    print(
+        f"end of speech to first audio: median {result['median_eos_to_first_audio_s']}s, "
+        f"p90 {result['p90_eos_to_first_audio_s']}s over {result['n'] - result['n_paused']} questions"
+    )
+    share = result["turn_model_cpu_share_of_one_core"] * 100
+    print(f"turn model: {share:.2f}% of one core while listening; RSS peak {result['rss_peak_mb']} MB")
     return 0

@@ -80,7 +80,25 @@ FLAGS = {
             metavar="SECONDS",
         ),
         Flag("--voice", "tts.voice", "a Piper .onnx voice (default: the persona's, else the bundled voice)"),
-        Flag("--hang", "vad.hang_s", "seconds of silence that end your turn (0.5)", type=float),
+        Flag(
+            "--hang",
+            "vad.hang_s",
+            "seconds of silence that end your turn without the end-of-turn model (0.5)",
+            type=float,
+        ),
+        Flag(
+            "--turn-model",
+            "turn.model",
+            "end-of-turn model: bundled (Smart Turn v3.2), a Smart Turn .onnx file, or off (--hang alone)",
+            metavar="bundled|off|FILE",
+        ),
+        Flag(
+            "--max-wait",
+            "turn.max_wait_s",
+            "with the end-of-turn model: the longest silence before Hark answers anyway (1.5)",
+            type=float,
+            metavar="SECONDS",
+        ),
         Flag("--vad", "vad.aggressiveness", "VAD aggressiveness 0-3 (2)", type=int, choices=(0, 1, 2, 3)),
         Flag(
             "--noisy-room",
@@ -144,7 +162,16 @@ FLAGS = {
 
 LLM = ("--llm", "--model", "--ollama-host", "--base-url")
 CONVERSATION = ("--persona", "--vision-model", "--no-log")
-LISTENING = ("--stt-model", "--hang", "--vad", "--noisy-room", "--no-partials", "--no-speculation")
+LISTENING = (
+    "--stt-model",
+    "--hang",
+    "--turn-model",
+    "--max-wait",
+    "--vad",
+    "--noisy-room",
+    "--no-partials",
+    "--no-speculation",
+)
 SPEAKING = ("--voice",)
 DEVICES = ("--mic", "--speaker", "--turn-taking", "--barge-in-min", "--no-aec")
 GROUNDING = ("--kb", "--user")

@@ -91,10 +91,12 @@ class TurnDecider:
         return silence_s + _EPS >= self._next_check_s
 
     def decide(
-        self, silence_s: float, transcript: str | None, probability: Callable[[], float] | None
+        self, silence_s: float, transcript: str | None, probability: Callable[[], float | None] | None
     ) -> TurnDecision:
         """Decide at `silence_s` of silence. `transcript` is None while not yet known; `probability` is
-        None without a model, and only called when the words and the clock leave the question open."""
+        None without a model, and only called when the words and the clock leave the question open (and a
+        fresh answer is wanted). It may return None: the answer is being computed elsewhere (the loop runs
+        the model off its capture thread), so ask again at the next frame."""
         cfg = self.config
         if silence_s + _EPS >= cfg.max_wait_s:
             return TurnDecision(True, "max wait")
@@ -108,6 +110,8 @@ class TurnDecider:
                 return TurnDecision(True, "hang")
             return self._wait("hang", cfg.hang_s)
         p = self._probability(silence_s, probability)
+        if p is None:
+            return self._wait("model pending", silence_s)
         if p < (cfg.recheck_threshold if self._rechecked else cfg.threshold):
             again = cfg.max_wait_s if cfg.recheck_s is None else silence_s + cfg.recheck_s
             return self._wait(f"model {p:.2f}", again, p)
@@ -115,12 +119,16 @@ class TurnDecider:
             return self._wait(f"model {p:.2f}, transcript pending", silence_s, p)
         return TurnDecision(True, f"model {p:.2f}", p)
 
-    def _probability(self, silence_s: float, probability: Callable[[], float]) -> float:
-        """The model's answer, asked again only once `recheck_s` more silence has passed."""
+    def _probability(self, silence_s: float, probability: Callable[[], float | None]) -> float | None:
+        """The model's answer, asked again only once `recheck_s` more silence has passed (None while a
+        fresh answer is pending)."""
         recheck = self.config.recheck_s
         if self._asked is None or (recheck is not None and silence_s + _EPS >= self._asked[0] + recheck):
+            p = probability()
+            if p is None:
+                return None
             self._rechecked = self._asked is not None
-            self._asked = (silence_s, probability())
+            self._asked = (silence_s, p)
         return self._asked[1]
 
     def _wait(self, reason: str, next_check_s: float, probability: float | None = None) -> TurnDecision:

@@ -12,14 +12,16 @@ Known ambiguities, and how they are handled:
   in a sentence opening with a question word, a preposition right after a pronoun or an -ing/-ed verb is
   taken as stranded and not counted. "What is the capital of" still counts (a noun before it); "Who did
   you talk to?" counts too and waits longer than it should (the price of a word list).
-* "is"/"are"/"was"/"were" close embedded questions ("what time it is", "where they are"): a copula right
-  after a subject pronoun is not counted.
+* "is"/"are"/"was"/"were" close embedded questions ("what time it is", "what colour the sky is"): a
+  copula right after a subject pronoun, or with a question word before its subject, is not counted
+  ("Where is" still counts).
 * Particles that double as prepositions and often end sentences ("on", "off", "in", "out", "up", "down",
   "over", "back", "around", "away") are left out; so are "so", "that", "her" and "like".
 """
 
 from __future__ import annotations
 
+import enum
 import re
 
 PREPOSITIONS = frozenset(
@@ -67,10 +69,18 @@ def unfinished_reason(transcript: str) -> str | None:
             continue
         if name == "preposition" and _stranded(words):
             return None
-        if name == "copula" and len(words) > 1 and words[-2] in SUBJECT_PRONOUNS:
+        if name == "copula" and _closes_embedded_question(words):
             return None
         return f"{name} '{last}'"
     return None
+
+
+def _closes_embedded_question(words: list[str]) -> bool:
+    """A copula closing a question inside the sentence: "what time it is", "what colour the sky is"
+    (after a subject pronoun, or with a question word before its subject)."""
+    if len(words) < 2:
+        return False
+    return words[-2] in SUBJECT_PRONOUNS or any(w in QUESTION_WORDS for w in words[:-2])
 
 
 def _stranded(words: list[str]) -> bool:
@@ -79,3 +89,52 @@ def _stranded(words: list[str]) -> bool:
         return False
     before = words[-2]
     return before in OBJECT_PRONOUNS or before.endswith(("ing", "ed"))
+
+
+class BargeIn(enum.Enum):
+    """What someone said over Hark's reply, from its transcript."""
+
+    NOISE = "noise"
+    """No words (a cough, a door, the TV): the reply plays on from where it was paused."""
+    BACKCHANNEL = "backchannel"
+    """Only acknowledgements ("uh-huh", "okay", "yeah", "mm-hm"): the reply plays on."""
+    STOP = "stop"
+    """Only a stop request ("stop", "wait", "cancel", "hold on"): the reply stops, nothing to answer."""
+    WORDS = "words"
+    """Anything else: the reply stops and what was said is the next turn."""
+
+
+BACKCHANNEL_WORDS = frozenset(
+    "uh huh mhm mmhmm mm hm hmm mmm okay ok yeah yes yep yup right sure alright cool great".split()
+)
+BACKCHANNEL_PHRASES = ("i see", "got it", "go on")
+STOP_WORDS = frozenset("stop wait cancel enough quiet pause shush".split())
+STOP_PHRASES = ("hold on", "shut up", "be quiet", "hang on")
+POLITE = frozenset("please now hark hey no okay ok oh that it talking".split())
+"""Words that may come with a stop request without making it a new question."""
+
+
+def _strip_phrases(text: str, phrases: tuple[str, ...]) -> str:
+    for phrase in phrases:
+        text = re.sub(rf"\b{phrase}\b", " ", text)
+    return text
+
+
+def starts_with_stop(transcript: str) -> bool:
+    """Whether a (partial) transcript opens with a stop request: enough to stop at once."""
+    text = transcript.lower()
+    words = _WORD.findall(text)
+    return bool(words) and (words[0] in STOP_WORDS or any(text.lstrip().startswith(p) for p in STOP_PHRASES))
+
+
+def barge_in_kind(transcript: str) -> BargeIn:
+    """Classify the whole transcript of a barge-in."""
+    text = transcript.lower()
+    if not _WORD.findall(text):
+        return BargeIn.NOISE
+    if all(w in BACKCHANNEL_WORDS for w in _WORD.findall(_strip_phrases(text, BACKCHANNEL_PHRASES))):
+        return BargeIn.BACKCHANNEL
+    rest = _WORD.findall(_strip_phrases(text, STOP_PHRASES))
+    if starts_with_stop(text) and all(w in STOP_WORDS or w in POLITE for w in rest):
+        return BargeIn.STOP
+    return BargeIn.WORDS

@@ -1,0 +1,240 @@
+"""End of turn and barge-in on scripted timelines (virtual clock, fast fakes): the decider ends turns at
+pauses with the model answering on its own thread; speech over a reply pauses it until its words are
+known (play on after "uh-huh" or a cough, stop at "stop", answer anything else)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from loop_fakes import (
+    WORDS,
+    AmplitudeVad,
+    RealtimeSink,
+    RecordingConversation,
+    RecordingTurn,
+    ScriptSource,
+    ToneSpeaker,
+    WordCountTranscriber,
+)
+
+from voice import events
+from voice.clock import VirtualClock
+from voice.endpointer import EndpointerConfig
+from voice.loop import LoopConfig, TurnTaking, VoiceLoop
+from voice.player import Player
+from voice.sinks import NullSink
+from voice.stt import Transcript
+from voice.turn import TurnConfig
+from voice.vad import FRAME_S, FRAME_SAMPLES
+
+HANG = EndpointerConfig(start_s=0.09, hang_s=0.45, pre_roll_s=0.15)
+TURN = TurnConfig(min_pause_s=0.15, max_wait_s=1.5, hang_s=0.45)
+MODEL_S = 0.1
+"""What one model call costs on the virtual clock (about its CPU cost on the target machine)."""
+
+
+def speech_frames(audio: np.ndarray) -> int:
+    return int(np.count_nonzero(np.abs(audio) > 0.01)) // FRAME_SAMPLES
+
+
+class FakeTurnModel:
+    """Says "finished" (0.9) once the audio holds at least `finished_after` speech frames, else 0.1;
+    takes `MODEL_S` of virtual time, and records the speech it was asked about."""
+
+    def __init__(self, clock: VirtualClock, finished_after: int = 0, fail: bool = False) -> None:
+        self.clock = clock
+        self.finished_after = finished_after
+        self.fail = fail
+        self.asked: list[int] = []
+
+    def predict(self, audio: np.ndarray) -> float:
+        self.clock.sleep(MODEL_S)
+        if self.fail:
+            raise RuntimeError("onnxruntime went away")
+        self.asked.append(speech_frames(audio))
+        return 0.9 if speech_frames(audio) >= self.finished_after else 0.1
+
+
+class PhraseTranscriber(WordCountTranscriber):
+    """Hears `phrases[n]` in audio with exactly n speech frames; otherwise one word per 0.15 s."""
+
+    def __init__(self, clock: VirtualClock, phrases: dict[int, str]) -> None:
+        super().__init__(clock)
+        self.phrases = phrases
+
+    def transcribe(self, audio: np.ndarray) -> Transcript:
+        text = self.phrases.get(speech_frames(audio))
+        return super().transcribe(audio) if text is None else Transcript(text, 0.9, 0.1)
+
+    quick_transcribe = transcribe
+
+
+class BrokenCancelTurn(RecordingTurn):
+    def cancel(self) -> None:
+        raise AttributeError("'DialogueTurn' object has no attribute 'cancel'")
+
+
+class BrokenCancelConversation(RecordingConversation):
+    def begin_turn(self, transcript, turn_id):
+        turn = BrokenCancelTurn(self, transcript.text, turn_id, self.reply)
+        self.turns.append(turn)
+        return turn
+
+
+class Session:
+    def __init__(
+        self,
+        script,
+        model=None,
+        transcriber=None,
+        realtime=False,
+        mode=TurnTaking.FULL_DUPLEX,
+        conversation=None,
+    ):
+        self.clock = VirtualClock()
+        self.events: list[events.VoiceEvent] = []
+        self.conversation = conversation or RecordingConversation()
+        self.sink = RealtimeSink(self.clock) if realtime else NullSink()
+        self.player = Player(self.sink, realtime=realtime, clock=self.clock)
+        self.loop = VoiceLoop(
+            ScriptSource(script, self.clock),
+            self.player,
+            AmplitudeVad(),
+            transcriber(self.clock) if transcriber else WordCountTranscriber(self.clock),
+            ToneSpeaker(),
+            self.conversation,
+            LoopConfig(endpointer=HANG, turn_taking=mode, turn=TURN, barge_in_min_s=0.3),
+            on_event=self.events.append,
+            clock=self.clock,
+            turn_model=model(self.clock) if model else None,
+        )
+
+    def run(self):
+        self.loop.run()
+        self.player.close()
+        return self
+
+    def of(self, kind, **match):
+        return [
+            e for e in self.events if e.event == kind and all(getattr(e, k) == v for k, v in match.items())
+        ]
+
+
+def finals(s: Session) -> list[str]:
+    return [e.text for e in s.of("transcript", final=True)]
+
+
+# 0.6 s of speech ("what is the capital"), a 0.75 s pause, 0.6 s more, then silence.
+PAUSING = "." * 10 + "S" * 20 + "." * 25 + "S" * 20 + "." * 70
+
+
+def test_a_pause_the_model_calls_unfinished_is_waited_through_and_the_whole_sentence_answered_once():
+    s = Session(PAUSING, model=lambda c: FakeTurnModel(c, finished_after=40)).run()
+    assert finals(s) == [" ".join(WORDS[:8])]
+    assert len(s.of("reply")) == 1 and len(s.conversation.history) == 1
+    (metrics,) = s.of("metrics")
+    # released at the first check (0.15 s) plus one model call, well before the 0.45 s hang
+    assert (
+        TURN.min_pause_s + MODEL_S - FRAME_S <= metrics.endpoint_s <= TURN.min_pause_s + MODEL_S + 2 * FRAME_S
+    )
+    assert metrics.eos_to_first_audio_s == metrics.endpoint_s
+    assert [e.reason for e in s.of("speech_ended")] == ["model 0.90"]
+
+
+def test_a_turn_whose_cancel_fails_does_not_take_the_loop_down():
+    # the speculative reply of the first pause is dropped (cancelled) when the speech resumes
+    s = Session(
+        PAUSING, model=lambda c: FakeTurnModel(c, finished_after=40), conversation=BrokenCancelConversation()
+    ).run()
+    assert len(s.conversation.turns) == 2  # one speculative, dropped; one answered
+    assert finals(s) == [" ".join(WORDS[:8])] and len(s.of("reply")) == 1
+
+
+def test_the_words_veto_a_finished_sounding_half_that_ends_on_an_article():
+    # 0.45 s of speech is heard as "what is the": the model says finished everywhere, the text holds.
+    script = "." * 10 + "S" * 15 + "." * 25 + "S" * 20 + "." * 70
+    s = Session(script, model=lambda c: FakeTurnModel(c)).run()
+    assert finals(s) == [" ".join(WORDS[:7])]
+    assert len(s.conversation.history) == 1
+
+
+def test_without_a_finished_answer_the_turn_ends_at_the_maximum_wait():
+    s = Session("." * 10 + "S" * 30 + "." * 70, model=lambda c: FakeTurnModel(c, finished_after=999)).run()
+    (metrics,) = s.of("metrics")
+    assert abs(metrics.endpoint_s - TURN.max_wait_s) <= FRAME_S
+    assert [e.reason for e in s.of("speech_ended")] == ["max wait"]
+    assert len(s.of("reply")) == 1
+
+
+def test_the_model_answers_off_the_capture_thread_so_frames_keep_their_times():
+    model: list[FakeTurnModel] = []
+    s = Session(PAUSING, model=lambda c: model.append(FakeTurnModel(c, finished_after=40)) or model[0]).run()
+    assert len(model[0].asked) >= 2  # busy in both pauses ...
+    (ended,) = s.of("speech_ended")
+    # ... yet the last speech frame was captured at its stream time: the capture thread never waited
+    assert abs(ended.at_s - ended.stream_s) <= FRAME_S
+
+
+def test_a_failing_model_is_reported_once_and_the_hang_takes_over():
+    s = Session("." * 10 + "S" * 30 + "." * 70, model=lambda c: FakeTurnModel(c, fail=True)).run()
+    (error,) = s.of("error")
+    assert error.kind == "turn_model"
+    (metrics,) = s.of("metrics")
+    assert abs(metrics.endpoint_s - TURN.hang_s) <= FRAME_S
+    assert [e.reason for e in s.of("speech_ended")] == ["hang"]
+
+
+def test_without_a_model_the_fixed_hang_ends_the_turn():
+    s = Session("." * 10 + "S" * 30 + "." * 70).run()
+    (metrics,) = s.of("metrics")
+    assert abs(metrics.endpoint_s - HANG.hang_s) <= FRAME_S
+
+
+# ---- barge-in: the reply (three 0.5 s chunks) plays from about 1.3 s; speech over it from 1.74 s --------
+
+BARGE = "." * 5 + "S" * 30 + "." * 23 + "S" * 20 + "." * 80
+FIRST = " ".join(WORDS[:6])
+
+
+def barge_in(heard: str) -> Session:
+    transcriber = lambda c: PhraseTranscriber(c, {20: heard})  # noqa: E731
+    return Session(BARGE, transcriber=transcriber, realtime=True, mode=TurnTaking.BARGE_IN).run()
+
+
+def test_a_backchannel_over_the_reply_pauses_it_then_plays_on_from_where_it_was():
+    s = barge_in("Uh-huh.")
+    assert len(s.of("barge_in")) == 1
+    (reply,) = s.of("reply")
+    assert not reply.interrupted and reply.text == s.conversation.reply
+    assert finals(s) == [FIRST]  # the "uh-huh" is not a turn
+    assert len(s.conversation.turns) == 1
+    blocks = s.sink.blocks
+    gaps = [b - a for a, b in itertools.pairwise(blocks)]
+    assert max(gaps) > 0.3  # it held while the listener spoke ...
+    assert s.sink.played % 8_000 == 0  # ... and every chunk was played to its end
+
+
+def test_a_barge_in_with_no_words_resumes_the_reply():
+    s = barge_in("")
+    (reply,) = s.of("reply")
+    assert not reply.interrupted and reply.text == s.conversation.reply
+    assert len(s.conversation.turns) == 1
+
+
+def test_stop_stops_the_reply_and_is_not_answered():
+    s = barge_in("Stop.")
+    (reply,) = s.of("reply")
+    assert reply.interrupted
+    heard = reply.text.split()
+    assert heard == s.conversation.reply.split()[: len(heard)] and len(heard) < len(
+        s.conversation.reply.split()
+    )
+    assert len(s.conversation.history) == 1 and finals(s) == [FIRST]  # "stop" left no turn behind
+
+
+def test_words_over_the_reply_stop_it_and_become_the_next_turn():
+    s = barge_in("What about Berlin?")
+    first, second = s.of("reply")
+    assert first.interrupted and not second.interrupted
+    assert finals(s) == [FIRST, "What about Berlin?"]
