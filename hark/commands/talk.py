@@ -105,6 +105,7 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     source = open_source(args, config, reporter)  # fails fast on a bad file or missing microphone
     sink, realtime = open_sink(args, config)
     camera = camera_snapshot(args.camera or config.vision.camera, config.vision.max_side)
+    turn_model = assembly.build_turn_model(config, reporter)  # a bad --turn-model fails before the rest loads
     transcriber = assembly.build_transcriber(config, reporter)
     manager = assembly.build_manager(config, reporter, resume=args.resume)
     manager.warm_up()
@@ -142,6 +143,7 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
         on_event,
         realtime=realtime,
         processors=processors,
+        turn_model=turn_model,
     )
     if not args.input:
         loop.say(manager.persona.greeting)

@@ -225,6 +225,7 @@ class KioskService:
                 self.emit,
                 realtime=realtime,
                 processors=processors,
+                reporter=reporter,
             )
             return self._run_loop(loop, player)
         finally:
