@@ -12,10 +12,12 @@ reply never waits behind them on any backend; the summary is tried again after t
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
+from dataclasses import replace
 
 from dialogue.analytics import Analytics
 from dialogue.backends.base import (
@@ -25,6 +27,9 @@ from dialogue.backends.base import (
     GenerationOptions,
     ModelNotFound,
     StreamInfo,
+    StreamItem,
+    TextDelta,
+    ToolCallItem,
     open_stream,
 )
 from dialogue.errors import DialogueError
@@ -35,6 +40,9 @@ from dialogue.persona import Persona
 from dialogue.prompts import DEFAULT_SYSTEM_PROMPT
 from dialogue.record import STAGES, TurnRecord
 from dialogue.store import ConversationStore
+from dialogue.tools.calling import TurnTools, describe_call, is_yes
+from dialogue.tools.events import ToolEvent
+from dialogue.tools.toolbox import Toolbox
 
 __all__ = ["APOLOGY", "INTERRUPTED_MARK", "DialogueManager", "DialogueTurn", "TurnRecord"]
 
@@ -45,6 +53,9 @@ FALLBACK_NOTICE = (
 )
 MISSING_MODEL = "The model {model} is not installed in Ollama; to fix that, run: ollama pull {model}."
 MISSING_MODEL_FALLBACK = MISSING_MODEL + " Until then, a smaller model on this computer will reply."
+MAX_TOOL_ROUNDS = 3
+"""Model rounds in a turn with tools: the call, one repair of an invalid call, the answer."""
+NOT_DONE = "All right, I won't."
 IMAGES_NOT_SEEN = (
     "I can't see images with the model I'm using, so this is from what this computer could make out."
 )
@@ -71,6 +82,11 @@ class DialogueTurn:
         self._cancel = Cancel()
         self.announced_fallback = False
         """This turn told the user that the fallback model answers."""
+        self.turn_id = 0
+        """The caller's number for this turn (the voice loop's), used in tool events."""
+        self.confirmed: ToolCallItem | None = None
+        """A call the user said yes to: it runs before the model answers."""
+        self.tools: TurnTools | None = None
 
     @property
     def canned(self) -> bool:
@@ -126,9 +142,8 @@ class DialogueTurn:
             info = StreamInfo()
             produced = False
             try:
-                stream = open_stream(backend, self._prepare, manager.options, info, self._cancel)
-                with closing(stream):
-                    for piece in stream.text():
+                with closing(self._rounds(backend, info)) as pieces:
+                    for piece in pieces:
                         if not produced:
                             produced = True
                             self.record.latencies["llm_first_token_s"] = round(time.monotonic() - start, 4)
@@ -152,6 +167,46 @@ class DialogueTurn:
                 self.record.latencies["llm_s"] = round(time.monotonic() - start, 4)
             return
 
+    def _items(
+        self, backend: ChatBackend, options: GenerationOptions, info: StreamInfo
+    ) -> Iterator[StreamItem]:
+        with closing(open_stream(backend, self._prepare, options, info, self._cancel)) as stream:
+            yield from stream
+
+    def _rounds(self, backend: ChatBackend, info: StreamInfo) -> Iterator[str]:
+        """The reply's text over the model rounds of the turn: while the model calls tools, they run and
+        their results go back to it; tools are offered in the first round, and again only to repair an
+        invalid call, so one fast tool adds one model round-trip."""
+        manager = self._manager
+        if manager.toolbox is None:
+            yield from (
+                item.text
+                for item in self._items(backend, manager.options, info)
+                if isinstance(item, TextDelta)
+            )
+            return
+        tools = self.tools = TurnTools(
+            manager.toolbox.registry, manager.guardrails, self._cancel, self.turn_id, manager.emit_tool_event
+        )
+        if self.confirmed is not None:
+            yield from tools.handle([self.confirmed], confirmed=True)
+        offer = self.confirmed is None
+        for _ in range(MAX_TOOL_ROUNDS):
+            options = replace(manager.options, tools=manager.toolbox.registry.specs() if offer else ())
+            calls: list[ToolCallItem] = []
+            for item in self._items(backend, options, info):
+                if isinstance(item, TextDelta):
+                    yield item.text
+                else:
+                    calls.append(item)
+            if not calls or self._cancel.is_set():
+                return
+            yield from tools.handle(calls)
+            if tools.confirmation is not None:
+                yield describe_call(tools.confirmation.name, tools.confirmation.arguments) + ", shall I?"
+                return
+            offer = tools.needs_repair
+
     def _note(self, info: StreamInfo, fallback: bool) -> None:
         record = self.record
         record.backend, record.model = info.backend or None, info.model or None
@@ -171,7 +226,8 @@ class DialogueTurn:
             shown = f"The user showed {len(self.images)} image(s), but you cannot see images"
             told = "and the user has been told so. Answer only from these facts found on this computer"
             user = Message("user", f"{self.text}\n\n[{shown}, {told}:\n{notes}]")
-        return manager.memory.window(manager.persona.system_prompt, user, manager.budget(backend))
+        messages = manager.memory.window(manager.persona.system_prompt, user, manager.budget(backend))
+        return messages + (self.tools.messages if self.tools is not None else [])
 
     def _image_facts(self) -> list[str]:
         if self._facts is None:
@@ -229,9 +285,12 @@ class DialogueManager:
         store: ConversationStore | None = None,
         analytics: Analytics | None = None,
         vision_backend: ChatBackend | None = None,
+        toolbox: Toolbox | None = None,
+        on_tool_event: Callable[[ToolEvent], None] | None = None,
     ) -> None:
         """`image_describer` turns an image into text (OCR, size, colours) for a model that cannot see;
-        `vision_backend` answers turns with images when `backend` cannot see them."""
+        `vision_backend` answers turns with images when `backend` cannot see them. `toolbox`: the tools the
+        model may call; `on_tool_event` hears of each call and result (from the thread running the turn)."""
         self.backend = backend
         self.options = options or GenerationOptions()
         self.persona = persona or Persona.plain(system_prompt)
@@ -240,6 +299,11 @@ class DialogueManager:
         self.vision_backend = vision_backend
         self.store = store
         self.analytics = analytics
+        self.toolbox = toolbox
+        self.on_tool_event = on_tool_event
+        self.pending_call: ToolCallItem | None = None
+        """A call that asked the user "shall I?": it runs only if the next turn says yes."""
+        self._turn_ids = itertools.count(1)
         config = memory or MemoryConfig(max_messages=max_history_messages, summarise=False)
         self.memory = Memory(backend, config, on_fold=self._persist_fold)
         self.conversation_id: int | None = None
@@ -270,7 +334,16 @@ class DialogueManager:
             turn.record.blocked, turn.record.guardrail = True, verdict.rule
             return turn
         self._pause_background()
-        return DialogueTurn(self, text, images)
+        pending, self.pending_call = self.pending_call, None
+        if pending is not None and not is_yes(text):
+            return DialogueTurn(self, text, images, canned=NOT_DONE)
+        turn = DialogueTurn(self, text, images)
+        turn.turn_id, turn.confirmed = next(self._turn_ids), pending
+        return turn
+
+    def emit_tool_event(self, event: ToolEvent) -> None:
+        if self.on_tool_event is not None:
+            self.on_tool_event(event)
 
     def _pause_background(self) -> None:
         """Cancel the background model calls, so that the turn starting now does not wait behind them."""
@@ -318,9 +391,15 @@ class DialogueManager:
             if self.store is not None and self.conversation_id is None:
                 self.conversation_id = self.store.create(self.persona.name)
             record.conversation_id = self.conversation_id
+            tools = turn.tools
+            if tools is not None:
+                record.tool_calls = tools.calls
+                if tools.confirmation is not None and not turn.cancelled:
+                    self.pending_call = tools.confirmation
             if turn.remembered:
                 reply = record.reply + (INTERRUPTED_MARK if record.interrupted else "")
-                messages = (Message("user", turn.history_text()), Message("assistant", reply))
+                called = tuple(tools.history) if tools is not None else ()
+                messages = (Message("user", turn.history_text()), *called, Message("assistant", reply))
                 self.memory.add(*messages)
                 if self.store is not None and self.conversation_id is not None:
                     self.store.append(self.conversation_id, messages)

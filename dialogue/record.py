@@ -52,3 +52,5 @@ class TurnRecord:
     conversation_id: int | None = None
     row_id: int | None = None
     """The analytics row, once written."""
+    tool_calls: list[dict] = field(default_factory=list)
+    """Each tool call of the turn: name, arguments, ok, duration_s."""

@@ -61,6 +61,8 @@ class GenerationOptions:
     """About five spoken sentences: a voice reply longer than that loses the listener."""
     temperature: float = 0.2
     """Low: on the embedded SmolLM2-135M, 0.6 wandered off the question in 3 of 5 test questions, 0.2 in 1."""
+    tools: tuple[dict, ...] = ()
+    """Tools the model may call (function specs); a backend without a tools API decides with a JSON schema."""
 
 
 class Cancel:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import queue
 import threading
@@ -19,9 +20,11 @@ from dialogue.backends.base import (
     StreamingBackend,
     StreamItem,
     TextDelta,
+    ToolCallItem,
 )
 from dialogue.backends.select import BUNDLED, LlmConfig
 from dialogue.messages import MESSAGE_OVERHEAD_TOKENS, Message
+from dialogue.tools.decide import decision_messages, decision_schema, parse_decision
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 WAIT_S = 60.0
@@ -32,6 +35,8 @@ AHEAD_TOKENS = 16
 """Tokens the model may run ahead of the reader: a reader that pauses (or is held) pauses the model too, so a
 generation nobody reads never runs to the end with the model's lock held."""
 POLL_S = 0.05
+DECISION_TOKENS = 96
+"""Room for a tool call's JSON; a decision cut short is not JSON, and the model then answers in words."""
 _DONE = object()
 
 
@@ -128,7 +133,7 @@ class EmbeddedBackend(StreamingBackend):
                         return
                     if isinstance(item, BackendError):
                         raise item
-                    yield TextDelta(item)
+                    yield item if isinstance(item, ToolCallItem) else TextDelta(item)
         finally:
             abort.set()
             producer.join(JOIN_S)  # no native call left running once the stream is closed
@@ -148,7 +153,10 @@ class EmbeddedBackend(StreamingBackend):
                 return
             try:
                 kept, info.prompt_tokens = self._fit(messages, options.max_tokens)
-                payload = [{"role": m.role, "content": m.content} for m in kept]
+                if options.tools and (call := self._decide(kept, options)) is not None:
+                    _put(out, call, abort)
+                    return
+                payload = _payload(kept)
                 chunks = self._llm.create_chat_completion(
                     messages=payload,
                     stream=True,
@@ -176,6 +184,17 @@ class EmbeddedBackend(StreamingBackend):
         finally:
             _put(out, _DONE, abort)
 
+    def _decide(self, messages: Sequence[Message], options: GenerationOptions) -> ToolCallItem | None:
+        """Whether to call a tool, as JSON that llama.cpp's grammar (made from the decision schema) keeps
+        well-formed and true to the tool's parameters."""
+        decided = self._llm.create_chat_completion(
+            messages=_payload(decision_messages(messages, options.tools)),
+            response_format={"type": "json_object", "schema": decision_schema(options.tools)},
+            max_tokens=DECISION_TOKENS,
+            temperature=0.0,
+        )
+        return parse_decision(decided["choices"][0]["message"]["content"] or "")
+
     def _acquire(self, abort: threading.Event) -> bool:
         """Take the model's lock unless told to stop first; a timeout is an error."""
         waited = 0.0
@@ -199,6 +218,23 @@ class EmbeddedBackend(StreamingBackend):
 
     def describe(self) -> str:
         return f"embedded model {self.model} (llama.cpp, on this machine)"
+
+
+def _payload(messages: Sequence[Message]) -> list[dict[str, str]]:
+    """Messages as the model's chat template knows them: a call as the JSON it decided on, a tool's result
+    as a user turn (it is already quoted as the tool's data)."""
+    payload = []
+    for m in messages:
+        if m.tool_calls:
+            calls = [
+                {"tool": c["function"]["name"], "arguments": c["function"]["arguments"]} for c in m.tool_calls
+            ]
+            payload.append(
+                {"role": "assistant", "content": json.dumps(calls[0] if len(calls) == 1 else calls)}
+            )
+        else:
+            payload.append({"role": "user" if m.role == "tool" else m.role, "content": m.content})
+    return payload
 
 
 def _put(out: queue.Queue, item: object, abort: threading.Event) -> None:
