@@ -475,14 +475,14 @@ class DialogueManager:
 
     def close(self, timeout_s: float = 5.0) -> bool:
         """Cancel background model calls and wait (at most `timeout_s` each) for them to end, then close the
-        store and analytics. True when nothing is left running (no native model call at interpreter exit)."""
+        store, analytics and tools. True when nothing is left running (no native model call at interpreter exit)."""
         self.memory.stop()
         self._warm_up.set()
         stopped = self.memory.wait(timeout=timeout_s)
         if self._warm_up_thread is not None:
             self._warm_up_thread.join(timeout_s)
             stopped = stopped and not self._warm_up_thread.is_alive()
-        for closable in (self.store, self.analytics):
+        for closable in (self.store, self.analytics, self.toolbox):
             if closable is not None:
                 closable.close()
         return stopped

@@ -23,9 +23,12 @@ from dialogue.manager import DialogueManager
 from dialogue.memory import MemoryConfig
 from dialogue.persona import Persona, load_persona
 from dialogue.store import ConversationStore
+from dialogue.tools import store as tool_store
+from dialogue.tools.registry import ToolRegistry
+from dialogue.tools.toolbox import Toolbox
 from hark.config import HarkConfig, SttSettings, TtsSettings
 from hark.errors import UserError
-from hark.paths import analytics_path, conversations_path, personas_dir
+from hark.paths import analytics_path, conversations_path, data_dir, personas_dir
 from hark.report import Reporter
 from vision.describe import describe
 from voice.endpointer import EndpointerConfig
@@ -139,6 +142,24 @@ def build_persona(config: HarkConfig) -> Persona:
     return load_persona(config.dialogue.persona or None, personas_dir())
 
 
+def build_toolbox(config: HarkConfig, reporter: Reporter, *, keep: bool = True) -> Toolbox | None:
+    """The tools the model may call: the built-ins (notes and timers only where they can be kept, in
+    $HARK_HOME) and the `[[tools.mcp]]` servers, started now; a server that fails is reported, not fatal."""
+    from hark.tools.mcp_client import connect_servers  # the `mcp` client is imported only when needed
+
+    tools = config.tools
+    if not tools.enabled:
+        return None
+    store = None
+    if tools.builtin and keep and config.privacy.log:
+        store = tool_store.ToolStore(data_dir() / tool_store.DB_NAME)
+    toolbox = Toolbox.with_builtins(store) if tools.builtin else Toolbox(ToolRegistry())
+    connect_servers(toolbox, tools.mcp)
+    for problem in toolbox.status.values():
+        reporter.info(f"warning: {problem}; the conversation goes on without its tools")
+    return toolbox
+
+
 def build_manager(
     config: HarkConfig,
     reporter: Reporter,
@@ -176,6 +197,8 @@ def build_manager(
         analytics=turns,
         vision_backend=build_vision_backend(config, backend, reporter),
         image_describer=image_describer or describe,
+        toolbox=build_toolbox(config, reporter, keep=keep),
+        on_tool_event=lambda event: reporter.event(event.to_json()),
     )
     if resume is not None:
         conversation = manager.resume(None if resume == "latest" else resume)

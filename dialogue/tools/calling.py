@@ -72,21 +72,20 @@ class TurnTools:
 
     def _one(self, call: ToolCallItem, confirmed: bool) -> Iterator[str]:
         problems = self.registry.problems(call.name, call.arguments)
+        tool = self.registry.get(call.name)
+        if not problems and tool is not None and tool.confirm and not confirmed:
+            self.confirmation = call  # nothing is called (nor reported) before the user's yes
+            return None
         self.emit(
             ToolCalled(self.turn_id, call.name, call.arguments if isinstance(call.arguments, dict) else {})
         )
-        if problems:
+        if problems or tool is None:
             if self.repairs == 0:
                 self.repairs, self.needs_repair = 1, True
             return self._failed(call, "invalid call: " + "; ".join(problems) + ". Call it again correctly.")
-        tool = self.registry.get(call.name)
-        assert tool is not None
         refusal = pii_refusal(tool, call.arguments)
         if refusal is not None:
             return self._failed(call, refusal)
-        if tool.confirm and not confirmed:
-            self.confirmation = call
-            return None
         pending = self.registry.start(call.name, call.arguments)
         result = pending.wait(FILLER_AFTER_S)
         if result is None and not self._filled:

@@ -14,6 +14,7 @@ from hark.commands import (
     settings,
     stats,
     talk,
+    tools,
     transcribe,
 )
 
@@ -32,4 +33,5 @@ COMMANDS = (
     stats,
     kiosk,
     settings,
+    tools,
 )
