@@ -190,7 +190,7 @@ class DialogueTurn:
         )
         if self.confirmed is not None:
             yield from tools.handle([self.confirmed], confirmed=True)
-        offer = self.confirmed is None
+        offer = self.confirmed is None and not self.images  # a turn with images is about them
         for _ in range(MAX_TOOL_ROUNDS):
             options = replace(manager.options, tools=manager.toolbox.registry.specs() if offer else ())
             calls: list[ToolCallItem] = []
@@ -475,7 +475,8 @@ class DialogueManager:
 
     def close(self, timeout_s: float = 5.0) -> bool:
         """Cancel background model calls and wait (at most `timeout_s` each) for them to end, then close the
-        store, analytics and tools. True when nothing is left running (no native model call at interpreter exit)."""
+        store, analytics and tools. True when nothing is left running (no native model call at interpreter
+        exit)."""
         self.memory.stop()
         self._warm_up.set()
         stopped = self.memory.wait(timeout=timeout_s)

@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 Replier = Callable[[list[dict]], str]
 ToolCaller = Callable[[list[dict], list[dict]], list[dict]]
-"""(messages, tools offered) → the tool calls to answer with (`{"function": {"name", "arguments"}}`), or []."""
+"""(messages, tools offered) → the tool calls to answer with (`{"function": {"name", "arguments"}}`)."""
 
 
 def echo_reply(messages: list[dict]) -> str:

@@ -25,7 +25,6 @@ from dialogue.backends.base import (
 from dialogue.backends.http_cancel import CancellableTransport, new_pool
 from dialogue.backends.select import DEFAULT_MODEL, LlmConfig
 from dialogue.messages import Message
-from dialogue.tools.decide import decision_messages, decision_schema, parse_decision
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
 DEFAULT_MAX_CONTEXT = 8192
@@ -75,8 +74,9 @@ class OllamaBackend(StreamingBackend):
         self._pool = new_pool()
         self.sees_images = False
         self.supports_tools = False
-        """The model has Ollama's tools API (`tools` in its capabilities); otherwise it decides on a call
-        with a JSON schema (`format`)."""
+        """The model has Ollama's tools API (`tools` in its capabilities). Other Ollama models are not
+        offered tools: deciding on a call with a JSON-schema `format` first would cost every turn a
+        round-trip before the first word."""
         self.context_length: int | None = None
         """Tokens of context Hark asks for (`num_ctx`); None until `check()` has asked the server."""
 
@@ -140,17 +140,6 @@ class OllamaBackend(StreamingBackend):
         tools = list(options.tools) if self.supports_tools else None
         try:
             with cancel.hook(transport.shut):
-                if options.tools and not self.supports_tools:
-                    decided = client.chat(
-                        model=self.model,
-                        messages=_payload(decision_messages(messages, options.tools)),
-                        format=decision_schema(options.tools),
-                        options={**sampling, "temperature": 0.0},
-                    )
-                    call = parse_decision(decided.message.content or "")
-                    if call is not None:
-                        yield call
-                        return
                 response = client.chat(
                     model=self.model, messages=payload, stream=True, options=sampling, tools=tools
                 )
