@@ -206,6 +206,13 @@ def build_manager(
     return manager
 
 
+def announce_reminders(manager: DialogueManager, loop: VoiceLoop) -> None:
+    """Timers and reminders set with the tools are said by `loop` when due (also those that came due
+    while Hark was not running)."""
+    if manager.toolbox is not None:
+        manager.toolbox.announce_with(loop.say)
+
+
 def close_manager(manager: DialogueManager) -> None:
     """End a command's conversation: background model calls stopped and joined, the stores closed, then the
     models it was built with (so no native model call is still running when the interpreter exits)."""

@@ -107,6 +107,7 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     loop, player = assembly.build_loop(
         config, source, sink, transcriber, speaker, conversation, on_event, realtime=realtime
     )
+    assembly.announce_reminders(manager, loop)
     if not args.input:
         loop.say(manager.persona.greeting)
         reporter.info("listening; press Ctrl-C to stop")

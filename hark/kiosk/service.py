@@ -202,6 +202,7 @@ class KioskService:
                 self.emit,
                 realtime=realtime,
             )
+            assembly.announce_reminders(manager, loop)
             return self._run_loop(loop, player)
         finally:
             if player is not None:
