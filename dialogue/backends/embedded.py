@@ -24,7 +24,7 @@ from dialogue.backends.base import (
 )
 from dialogue.backends.select import BUNDLED, LlmConfig
 from dialogue.messages import MESSAGE_OVERHEAD_TOKENS, Message
-from dialogue.tools.decide import decision_messages, decision_schema, parse_decision
+from dialogue.tools import decide
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 WAIT_S = 60.0
@@ -35,8 +35,8 @@ AHEAD_TOKENS = 16
 """Tokens the model may run ahead of the reader: a reader that pauses (or is held) pauses the model too, so a
 generation nobody reads never runs to the end with the model's lock held."""
 POLL_S = 0.05
-DECISION_TOKENS = 96
-"""Room for a tool call's JSON; a decision cut short is not JSON, and the model then answers in words."""
+DECISION_TOKENS = 64
+"""Room for a tool choice or its arguments; JSON cut short fails validation and is repaired once."""
 _DONE = object()
 
 
@@ -184,16 +184,39 @@ class EmbeddedBackend(StreamingBackend):
         finally:
             _put(out, _DONE, abort)
 
+    def decide(self, messages: Sequence[Message], options: GenerationOptions) -> ToolCallItem | None:
+        """The tool call the model makes to `messages` with `options.tools`, or None (it would answer in
+        words); the decision step of a reply on its own, for measuring it."""
+        if not self._acquire(threading.Event()):
+            return None
+        try:
+            return self._decide(messages, options)
+        finally:
+            self._lock.release()
+
     def _decide(self, messages: Sequence[Message], options: GenerationOptions) -> ToolCallItem | None:
-        """Whether to call a tool, as JSON that llama.cpp's grammar (made from the decision schema) keeps
-        well-formed and true to the tool's parameters."""
-        decided = self._llm.create_chat_completion(
-            messages=_payload(decision_messages(messages, options.tools)),
-            response_format={"type": "json_object", "schema": decision_schema(options.tools)},
+        """Whether to call a tool, and with what: JSON that llama.cpp's grammar (made from a schema) keeps
+        well-formed and true to the tool's parameters (see `dialogue.tools.decide`)."""
+        choice = self._json(
+            decide.choice_messages(messages, options.tools), decide.choice_schema(options.tools)
+        )
+        spec = decide.chosen(choice, options.tools)
+        if spec is None:
+            return None
+        arguments: object = {}
+        if decide.takes_arguments(spec):
+            schema = spec["function"]["parameters"]
+            arguments = decide.parse_arguments(self._json(decide.arguments_messages(messages, spec), schema))
+        return ToolCallItem(spec["function"]["name"], arguments)  # type: ignore[arg-type]
+
+    def _json(self, messages: Sequence[Message], schema: dict) -> str:
+        answer = self._llm.create_chat_completion(
+            messages=_payload(messages),
+            response_format={"type": "json_object", "schema": schema},
             max_tokens=DECISION_TOKENS,
             temperature=0.0,
         )
-        return parse_decision(decided["choices"][0]["message"]["content"] or "")
+        return answer["choices"][0]["message"]["content"] or ""
 
     def _acquire(self, abort: threading.Event) -> bool:
         """Take the model's lock unless told to stop first; a timeout is an error."""

@@ -1,6 +1,10 @@
-"""Decide-then-call for models without a tools API: the model first answers one JSON object, constrained by
-a schema (llama.cpp grammar, Ollama `format`), that either names a tool with its arguments or says it will
-answer; so a call is always well-formed JSON that matches a tool's parameters."""
+"""Decide-then-call for a model without a tools API (the embedded model): two short answers, each
+constrained by a JSON schema (llama.cpp turns it into a grammar), so a call is always well-formed.
+
+First `{"tool": <one of the names, or "none">}`, then, for a tool that takes arguments, the arguments
+object under the tool's own parameter schema. Two small grammars instead of one that covers every tool:
+grammar-constrained sampling costs time per generated token, and the short choice comes first.
+"""
 
 from __future__ import annotations
 
@@ -8,59 +12,64 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from dialogue.backends.base import ToolCallItem
 from dialogue.messages import Message
 
-INSTRUCTION = (
+NONE = "none"
+CHOOSE = (
     "You can use these tools:\n{tools}\n"
-    'To use one, reply only {{"tool": "<name>", "arguments": {{...}}}}. '
-    'To answer without a tool, reply only {{"answer": true}}. Use a tool when it knows what you do not '
-    "(the time, exact arithmetic) or does what the user asks (notes, timers)."
+    'Reply only {{"tool": "<name>"}} to use one, or {{"tool": "none"}} to answer in words. Use a tool only '
+    "when the user asks for what it does."
 )
+FILL = "Now give the arguments for {name} ({description}) as a JSON object, e.g. {example}."
 
 
-def decision_schema(specs: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """One branch per tool (its name as a constant, its parameters as the schema of `arguments`), plus
-    the branch that answers in words."""
-    branches = [
-        {
-            "type": "object",
-            "properties": {
-                "tool": {"const": spec["function"]["name"]},
-                "arguments": spec["function"]["parameters"],
-            },
-            "required": ["tool", "arguments"],
-            "additionalProperties": False,
-        }
-        for spec in specs
-    ]
-    answer = {
+def choice_schema(specs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    names = [spec["function"]["name"] for spec in specs]
+    return {
         "type": "object",
-        "properties": {"answer": {"const": True}},
-        "required": ["answer"],
+        "properties": {"tool": {"enum": [*names, NONE]}},
+        "required": ["tool"],
         "additionalProperties": False,
     }
-    return {"anyOf": [*branches, answer]}
 
 
-def decision_messages(messages: Sequence[Message], specs: Sequence[dict[str, Any]]) -> list[Message]:
-    """`messages` with the tool list added to the system prompt (tool descriptions come from the
-    configuration, never from a tool's results)."""
+def _with_note(messages: Sequence[Message], note: str) -> list[Message]:
+    """`messages` with `note` after the user's last words, where a small model heeds it most (the tool
+    list comes from the configuration, never from a tool's results)."""
+    *before, last = messages
+    return [*before, Message(last.role, f"{last.content}\n\n({note})")]
+
+
+def choice_messages(messages: Sequence[Message], specs: Sequence[dict[str, Any]]) -> list[Message]:
     tools = "\n".join(f"- {s['function']['name']}: {s['function']['description']}" for s in specs)
-    note = INSTRUCTION.format(tools=tools)
-    if messages and messages[0].role == "system":
-        return [Message("system", f"{messages[0].content}\n\n{note}"), *messages[1:]]
-    return [Message("system", note), *messages]
+    return _with_note(messages, CHOOSE.format(tools=tools))
 
 
-def parse_decision(text: str) -> ToolCallItem | None:
-    """The tool call the decision asks for, or None to answer in words (also for text that is not a
-    decision: the caller then answers normally)."""
+def arguments_messages(messages: Sequence[Message], spec: dict[str, Any]) -> list[Message]:
+    function = spec["function"]
+    example = {key: f"<{key}>" for key in function["parameters"].get("properties", {})}
+    note = FILL.format(
+        name=function["name"], description=function["description"], example=json.dumps(example)
+    )
+    return _with_note(messages, note)
+
+
+def chosen(text: str, specs: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The spec of the tool the choice names; None for "none" or text that is not a choice."""
     try:
-        decision = json.loads(text)
+        name = json.loads(text).get("tool")
+    except (json.JSONDecodeError, AttributeError):
+        return None
+    return next((s for s in specs if s["function"]["name"] == name), None)
+
+
+def takes_arguments(spec: dict[str, Any]) -> bool:
+    return bool(spec["function"]["parameters"].get("properties"))
+
+
+def parse_arguments(text: str) -> Any:
+    """The arguments object; text that is not JSON is returned as it is, for validation to reject."""
+    try:
+        return json.loads(text)
     except json.JSONDecodeError:
-        return None
-    if not isinstance(decision, dict) or not isinstance(decision.get("tool"), str):
-        return None
-    arguments = decision.get("arguments")
-    return ToolCallItem(decision["tool"], arguments if isinstance(arguments, dict) else {})
+        return text

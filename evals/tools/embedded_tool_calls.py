@@ -12,11 +12,10 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
-from dialogue.backends.base import GenerationOptions, StreamInfo, ToolCallItem, open_stream
+from dialogue.backends.base import GenerationOptions
 from dialogue.backends.embedded import EmbeddedBackend
 from dialogue.messages import Message
 from dialogue.prompts import DEFAULT_SYSTEM_PROMPT
@@ -62,16 +61,14 @@ def main() -> None:
     scratch = tempfile.TemporaryDirectory()  # the notes and timers set by the requests are thrown away
     registry = ToolRegistry(builtin_tools(ToolStore(Path(scratch.name) / "tools.sqlite3")))
     backend = EmbeddedBackend()
-    options = replace(GenerationOptions(max_tokens=4), tools=registry.specs())
+    options = replace(GenerationOptions(), tools=registry.specs())
     outcomes = []
     start = time.monotonic()
     try:
         for text, expected in REQUESTS:
             messages = [Message("system", DEFAULT_SYSTEM_PROMPT), Message("user", text)]
             began = time.monotonic()
-            with closing(open_stream(backend, lambda _b, m=messages: m, options, StreamInfo())) as stream:
-                first = next(iter(stream), None)
-            call = first if isinstance(first, ToolCallItem) else None
+            call = backend.decide(messages, options)
             problems = registry.problems(call.name, call.arguments) if call else []
             outcomes.append(
                 {
