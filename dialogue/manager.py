@@ -12,6 +12,7 @@ reply never waits behind them on any backend; the summary is tried again after t
 
 from __future__ import annotations
 
+import copy
 import itertools
 import threading
 import time
@@ -33,6 +34,7 @@ from dialogue.backends.base import (
     open_stream,
 )
 from dialogue.errors import DialogueError
+from dialogue.flows.engine import STATE_MARK, FlowEngine, FlowState, FlowStep
 from dialogue.guardrails import Guardrails
 from dialogue.memory import DEFAULT_CONTEXT, Budget, Memory, MemoryConfig
 from dialogue.messages import Message
@@ -87,6 +89,8 @@ class DialogueTurn:
         self.confirmed: ToolCallItem | None = None
         """A call the user said yes to: it runs before the model answers."""
         self.tools: TurnTools | None = None
+        self.flow_step: FlowStep | None = None
+        """This turn's part in a dialogue flow (None: an ordinary turn)."""
 
     @property
     def canned(self) -> bool:
@@ -106,6 +110,12 @@ class DialogueTurn:
         if self._canned is not None:
             self.record.generated = self._canned
             yield self._canned
+            return
+        step = self.flow_step
+        if step is not None and not step.digress:
+            said = yield from self._flow_action(step)
+            self.record.generated += said
+            yield said
             return
         persona = self._manager.persona
         guard = self._manager.guardrails.output_guard(persona.system_prompt)
@@ -132,6 +142,30 @@ class DialogueTurn:
             refusal = (" " if generated and not generated[-1].isspace() else "") + persona.refusal
             self.record.generated += refusal
             yield refusal
+        if step is not None and not self._cancel.is_set():  # a digression answered: back to the flow
+            back = " " + step.say
+            self.record.generated += back
+            yield back
+
+    def _flow_action(self, step: FlowStep) -> Iterator[str]:
+        """Run the flow's action when the user confirmed it (the filler said while it runs); returns what
+        to say: the prompt, the confirmation, or how the action went."""
+        if step.call is None:
+            return step.say
+        manager = self._manager
+        registry = manager.toolbox.registry if manager.toolbox is not None else None
+        if registry is None or registry.get(step.call.name) is None:
+            return f"Sorry, I can't do that right now: {step.call.name.replace('_', ' ')} is not available."
+        tools = self.tools = TurnTools(
+            registry, manager.guardrails, self._cancel, self.turn_id, manager.emit_tool_event
+        )
+        yield from tools.handle([step.call], confirmed=True)
+        if not tools.results:
+            return ""
+        result = tools.results[-1]
+        if not result.ok:
+            return f"Sorry, that did not work: {result.content.removeprefix('error: ')}"
+        return step.say.format(result=result.content, **step.call.arguments)
 
     def _model_pieces(self) -> Iterator[str]:
         """The model's reply; on failure what was produced is kept, or a message says what went wrong."""
@@ -286,6 +320,7 @@ class DialogueManager:
         analytics: Analytics | None = None,
         vision_backend: ChatBackend | None = None,
         toolbox: Toolbox | None = None,
+        flows: FlowEngine | None = None,
         on_tool_event: Callable[[ToolEvent], None] | None = None,
     ) -> None:
         """`image_describer` turns an image into text (OCR, size, colours) for a model that cannot see;
@@ -302,6 +337,9 @@ class DialogueManager:
         self.toolbox = toolbox
         self.on_tool_event = on_tool_event
         self.pending_call: ToolCallItem | None = None
+        self.flows = flows
+        self.flow_state: FlowState | None = None
+        """The dialogue flow under way, as of the last finished turn."""
         """A call that asked the user "shall I?": it runs only if the next turn says yes."""
         self._turn_ids = itertools.count(1)
         config = memory or MemoryConfig(max_messages=max_history_messages, summarise=False)
@@ -339,6 +377,8 @@ class DialogueManager:
             return DialogueTurn(self, text, images, canned=NOT_DONE)
         turn = DialogueTurn(self, text, images)
         turn.turn_id, turn.confirmed = next(self._turn_ids), pending
+        if self.flows is not None and pending is None:
+            turn.flow_step = self.flows.step(copy.deepcopy(self.flow_state), text)
         return turn
 
     def emit_tool_event(self, event: ToolEvent) -> None:
@@ -399,6 +439,7 @@ class DialogueManager:
             if turn.remembered:
                 reply = record.reply + (INTERRUPTED_MARK if record.interrupted else "")
                 called = tuple(tools.history) if tools is not None else ()
+                called += self._flow_done(turn)
                 messages = (Message("user", turn.history_text()), *called, Message("assistant", reply))
                 self.memory.add(*messages)
                 if self.store is not None and self.conversation_id is not None:
@@ -407,6 +448,17 @@ class DialogueManager:
             record.row_id = self.analytics.record(record)
         if turn.remembered:
             self.memory.fold_in_background(self.persona.system_prompt, self.budget(self.backend))
+
+    def _flow_done(self, turn: DialogueTurn) -> tuple[Message, ...]:
+        """Move the flow on as the finished turn says; the history line that records where it stands."""
+        step = turn.flow_step
+        if step is None:
+            return ()
+        self.flow_state = step.state
+        turn.record.flow = step.flow
+        turn.record.slots = dict(step.state.slots if step.state else step.call.arguments if step.call else {})
+        line = step.state.line() if step.state else FlowState.ended_line(step.flow, "ended")
+        return (Message("tool", line),)
 
     def _persist_fold(self, count: int, summary: str) -> None:
         if self.store is not None and self.conversation_id is not None:
@@ -436,6 +488,10 @@ class DialogueManager:
         with self._lock:
             self.memory.restore(stored.messages, stored.summary)
             self.conversation_id = stored.id
+            lines = [
+                m.content for m in stored.messages if m.role == "tool" and m.content.startswith(STATE_MARK)
+            ]
+            self.flow_state = FlowState.from_line(lines[-1]) if lines else None
         return stored.id
 
     def reset(self) -> None:
@@ -443,6 +499,7 @@ class DialogueManager:
         with self._lock:
             self.memory.clear()
             self.conversation_id = None
+            self.flow_state = self.pending_call = None
             if self.store is not None:
                 self.store.purge()
 

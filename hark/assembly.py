@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 from dialogue.analytics import Analytics
@@ -23,6 +24,8 @@ from dialogue.manager import DialogueManager
 from dialogue.memory import MemoryConfig
 from dialogue.persona import Persona, load_persona
 from dialogue.store import ConversationStore
+from dialogue.flows.engine import FlowEngine
+from dialogue.flows.spec import load_flows
 from dialogue.tools import store as tool_store
 from dialogue.tools.registry import ToolRegistry
 from dialogue.tools.toolbox import Toolbox
@@ -160,6 +163,14 @@ def build_toolbox(config: HarkConfig, reporter: Reporter, *, keep: bool = True) 
     return toolbox
 
 
+def build_flows(config: HarkConfig) -> FlowEngine | None:
+    """The `[dialogue] flows` files (patterns relative to the config file's folder), checked now."""
+    if not config.dialogue.flows:
+        return None
+    base = Path(config.source).parent if config.source != "defaults" else Path.cwd()
+    return FlowEngine(load_flows(config.dialogue.flows, base))
+
+
 def build_manager(
     config: HarkConfig,
     reporter: Reporter,
@@ -198,6 +209,7 @@ def build_manager(
         vision_backend=build_vision_backend(config, backend, reporter),
         image_describer=image_describer or describe,
         toolbox=build_toolbox(config, reporter, keep=keep),
+        flows=build_flows(config),
         on_tool_event=lambda event: reporter.event(event.to_json()),
     )
     if resume is not None:

@@ -50,6 +50,7 @@ class TurnTools:
     """What the conversation keeps of the calls: one `tool` message per call, with its result."""
     calls: list[dict[str, Any]] = field(default_factory=list)
     """name, arguments, ok, duration_s of each call (for the turn record and analytics)."""
+    results: list[ToolResult] = field(default_factory=list)
     repairs: int = 0
     needs_repair: bool = False
     confirmation: ToolCallItem | None = None
@@ -105,6 +106,7 @@ class TurnTools:
             {"name": call.name, "arguments": call.arguments, "ok": result.ok, "duration_s": result.duration_s}
         )
         self.emit(ToolReturned(self.turn_id, call.name, result.ok, result.duration_s))
+        self.results.append(result)
         return result
 
 
