@@ -19,13 +19,13 @@ from dialogue.backends.embedded import EmbeddedBackend
 from dialogue.backends.ollama_backend import OllamaBackend
 from dialogue.backends.resilient import ResilientBackend, RetryPolicy
 from dialogue.backends.select import LlmConfig, select_backend
+from dialogue.flows.engine import FlowEngine
+from dialogue.flows.spec import load_flows
 from dialogue.guardrails import Guardrails
 from dialogue.manager import DialogueManager
 from dialogue.memory import MemoryConfig
 from dialogue.persona import Persona, load_persona
 from dialogue.store import ConversationStore
-from dialogue.flows.engine import FlowEngine
-from dialogue.flows.spec import load_flows
 from dialogue.tools import store as tool_store
 from dialogue.tools.registry import ToolRegistry
 from dialogue.tools.toolbox import Toolbox
