@@ -299,6 +299,9 @@ class Runner:
             first_token_s=first_token_s,
             first_audio_s=first_audio_s,
             history=history,
+            tools_called=tuple(call["name"] for call in record.tool_calls),
+            flow=record.flow,
+            slots=record.slots,
         )
         checks = [e.check(outcome, p.services) for e in turn.expectations]
         if (failure := model_answered(outcome)) is not None:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import sys
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import Future
@@ -26,6 +27,9 @@ from hark.config import McpServer
 
 BACKOFF_S = (1.0, 2.0, 5.0, 15.0, 60.0)
 """Waits before each restart of a server that failed or died; the last one repeats."""
+PYTHON_NAMES = ("python", "python3")
+"""A server command starting with one of these runs on the Python running Hark (a virtual environment's
+`python3` is not always the one on PATH, and a Python MCP server needs the `mcp` package)."""
 PROBE_S = 5.0
 """How often a connected server is asked for its tools, to notice that it died between calls."""
 
@@ -90,6 +94,8 @@ class McpConnection:
         if self.server.url:
             return self.server.url
         program, *args = self.server.command
+        if program in PYTHON_NAMES:
+            program = sys.executable  # Hark's own Python, which has `mcp` installed
         return StdioServerParameters(command=program, args=args)
 
     async def _supervise(self) -> None:
