@@ -187,6 +187,7 @@ def build_manager(
     if resume is not None and not (keep and config.privacy.log):
         raise UserError("--resume needs the stored conversations, and storing them is off (privacy.log)")
     persona = build_persona(config)
+    flows = build_flows(config)  # a bad flow file stops the command before any model loads
     guardrails = Guardrails(config.guardrails)
     backend = build_backend(config, reporter)
     conversations = turns = None
@@ -209,7 +210,7 @@ def build_manager(
         vision_backend=build_vision_backend(config, backend, reporter),
         image_describer=image_describer or describe,
         toolbox=build_toolbox(config, reporter, keep=keep),
-        flows=build_flows(config),
+        flows=flows,
         on_tool_event=lambda event: reporter.event(event.to_json()),
     )
     if resume is not None:
