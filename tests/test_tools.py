@@ -4,11 +4,13 @@ timers that survive a restart. The model is the fake backend; the stores are rea
 from __future__ import annotations
 
 import re
+import sqlite3
 import threading
 from datetime import UTC, datetime
 
 import pytest
 
+from dialogue.analytics import Analytics
 from dialogue.backends.base import ToolCallItem
 from dialogue.guardrails import Guardrails
 from dialogue.manager import NOT_DONE, DialogueManager
@@ -187,6 +189,16 @@ def test_notes_are_kept_in_sqlite(tmp_path):
     manager, _, _ = manager_with(ToolCallItem("add_note", {"text": "buy milk"}), tool_store=store)
     manager.reply("note: buy milk")
     assert ToolStore(tmp_path / "tools.sqlite3").notes() == ["buy milk"]
+
+
+def test_tool_calls_land_in_analytics_with_personal_data_redacted(tmp_path):
+    analytics = Analytics(tmp_path / "a.db", Guardrails().redact)
+    manager, _, _ = manager_with(
+        ToolCallItem("add_note", {"text": "mail ann@example.com"}), analytics=analytics
+    )
+    manager.reply("note to mail ann")
+    rows = sqlite3.connect(tmp_path / "a.db").execute("SELECT name, arguments, ok FROM tool_calls").fetchall()
+    assert rows == [("add_note", '{"text": "mail [email]"}', 1)]
 
 
 def test_tool_calls_are_stored_and_come_back_with_resume(tmp_path):
