@@ -193,9 +193,8 @@ def test_notes_are_kept_in_sqlite(tmp_path):
 
 def test_tool_calls_land_in_analytics_with_personal_data_redacted(tmp_path):
     analytics = Analytics(tmp_path / "a.db", Guardrails().redact)
-    manager, _, _ = manager_with(
-        ToolCallItem("add_note", {"text": "mail ann@example.com"}), analytics=analytics
-    )
+    call = ToolCallItem("add_note", {"text": "mail ann@example.com"})
+    manager, _, _ = manager_with(call, tool_store=ToolStore(tmp_path / "t.db"), analytics=analytics)
     manager.reply("note to mail ann")
     rows = sqlite3.connect(tmp_path / "a.db").execute("SELECT name, arguments, ok FROM tool_calls").fetchall()
     assert rows == [("add_note", '{"text": "mail [email]"}', 1)]
