@@ -1,7 +1,7 @@
 """A real MCP server over stdio for the tests, written with the `mcp` package: a small order desk.
 
 `python tests/mcp_orders_server.py [garbage]`: with `garbage` it prints a line that is not JSON-RPC on
-stdout before serving, as a broken server would.
+stdout before serving, as a broken server would. `... http PORT` serves streamable HTTP on 127.0.0.1:PORT/mcp.
 """
 
 from __future__ import annotations
@@ -42,6 +42,9 @@ def crash() -> str:
 
 
 if __name__ == "__main__":
-    if "garbage" in sys.argv[1:]:
-        print("Welcome to the order desk!!! <html>", flush=True)
-    server.run("stdio")
+    if sys.argv[1:2] == ["http"]:
+        server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
+    else:
+        if "garbage" in sys.argv[1:]:
+            print("Welcome to the order desk!!! <html>", flush=True)
+        server.run("stdio")

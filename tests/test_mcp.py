@@ -5,6 +5,8 @@ or die (reported, restarted with backoff, the conversation goes on)."""
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 
 from dialogue.backends.base import ToolCallItem
 from dialogue.manager import NOT_DONE, DialogueManager
+from dialogue.tools.registry import ToolRegistry
 from dialogue.tools.toolbox import Toolbox
 from hark.cli import main
 from hark.config import McpServer, load_config
@@ -126,6 +129,23 @@ def test_a_server_that_dies_is_reported_and_restarted_with_backoff(monkeypatch):
         assert run(box, "get_order", {"order_id": 42}).ok  # back after the restart
     finally:
         box.close()
+
+
+def test_a_streamable_http_server_is_reached_by_its_url(monkeypatch):
+    monkeypatch.setattr(mcp_client, "BACKOFF_S", (0.5,))  # the client retries until the server listens
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, SERVER, "http", str(port)], stderr=subprocess.DEVNULL)
+    box = Toolbox(ToolRegistry())
+    try:
+        connect_servers(box, (McpServer("web", url=f"http://127.0.0.1:{port}/mcp", timeout_s=START_S),))
+        assert wait_until(lambda: box.registry.get("get_order") is not None)
+        assert run(box, "get_order", {"order_id": 7}).content == "one red kettle, being packed"
+    finally:
+        box.close()
+        process.terminate()
+        process.wait(10)
 
 
 def test_hark_tools_list_names_each_tool_and_its_source(tmp_path, capsys):
