@@ -18,6 +18,7 @@ from dialogue.manager import NOT_DONE, DialogueManager
 from dialogue.tools.registry import ToolRegistry
 from dialogue.tools.toolbox import Toolbox
 from hark.cli import main
+from hark.commands.doctor import check_tools
 from hark.config import McpServer, load_config
 from hark.tools import mcp_client
 from hark.tools.mcp_client import connect_servers
@@ -188,3 +189,16 @@ def test_servers_are_read_from_the_config(tmp_path):
     config.write_text('[[tools.mcp]]\nname = "web"\nurl = "http://127.0.0.1:9/mcp"\nconfirm = ["buy"]\n')
     (server,) = load_config(str(config), environ={}).tools.mcp
     assert server == McpServer("web", (), "http://127.0.0.1:9/mcp", (), ("buy",), 10.0)
+
+
+def test_doctor_reports_each_server(tmp_path):
+    config = tmp_path / "hark.toml"
+    good = json.dumps([sys.executable, SERVER])
+    config.write_text(
+        f'[[tools.mcp]]\nname = "orders"\ncommand = {good}\ntimeout_s = {START_S}\n\n'
+        '[[tools.mcp]]\nname = "ghost"\ncommand = ["/no/such/program"]\ntimeout_s = 5\n'
+    )
+    orders_check, ghost_check = check_tools(load_config(str(config), environ={}))
+    assert orders_check.ok and "4 tool(s): cancel_order, crash, get_order, wait" in orders_check.detail
+    assert not ghost_check.ok and "the command /no/such/program does not exist" in ghost_check.detail
+    assert ghost_check.fix == "run it by hand: /no/such/program"
