@@ -153,7 +153,7 @@ class EmbeddedBackend(StreamingBackend):
                 return
             try:
                 kept, info.prompt_tokens = self._fit(messages, options.max_tokens)
-                if options.tools and (call := self._decide(kept, options)) is not None:
+                if options.tools and (call := self._decide(kept, options, abort)) is not None:
                     _put(out, call, abort)
                     return
                 payload = _payload(kept)
@@ -187,36 +187,50 @@ class EmbeddedBackend(StreamingBackend):
     def decide(self, messages: Sequence[Message], options: GenerationOptions) -> ToolCallItem | None:
         """The tool call the model makes to `messages` with `options.tools`, or None (it would answer in
         words); the decision step of a reply on its own, for measuring it."""
-        if not self._acquire(threading.Event()):
+        never = threading.Event()
+        if not self._acquire(never):
             return None
         try:
-            return self._decide(messages, options)
+            return self._decide(messages, options, never)
         finally:
             self._lock.release()
 
-    def _decide(self, messages: Sequence[Message], options: GenerationOptions) -> ToolCallItem | None:
+    def _decide(
+        self, messages: Sequence[Message], options: GenerationOptions, abort: threading.Event
+    ) -> ToolCallItem | None:
         """Whether to call a tool, and with what: JSON that llama.cpp's grammar (made from a schema) keeps
         well-formed and true to the tool's parameters (see `dialogue.tools.decide`)."""
-        choice = self._json(
-            decide.choice_messages(messages, options.tools), decide.choice_schema(options.tools)
+        tools = options.tools
+        spec = decide.chosen(
+            self._json(decide.choice_messages(messages, tools), decide.choice_schema(tools), abort), tools
         )
-        spec = decide.chosen(choice, options.tools)
-        if spec is None:
+        if spec is None or abort.is_set():
             return None
         arguments: object = {}
         if decide.takes_arguments(spec):
             schema = spec["function"]["parameters"]
-            arguments = decide.parse_arguments(self._json(decide.arguments_messages(messages, spec), schema))
-        return ToolCallItem(spec["function"]["name"], arguments)  # type: ignore[arg-type]
+            answer = self._json(decide.arguments_messages(messages, spec), schema, abort)
+            arguments = decide.parse_arguments(answer)
+        return None if abort.is_set() else ToolCallItem(spec["function"]["name"], arguments)  # type: ignore[arg-type]
 
-    def _json(self, messages: Sequence[Message], schema: dict) -> str:
-        answer = self._llm.create_chat_completion(
+    def _json(self, messages: Sequence[Message], schema: dict, abort: threading.Event) -> str:
+        """A JSON answer under `schema`, streamed so that a cancelled reply stops it between tokens."""
+        chunks = self._llm.create_chat_completion(
             messages=_payload(messages),
             response_format={"type": "json_object", "schema": schema},
             max_tokens=DECISION_TOKENS,
             temperature=0.0,
+            stream=True,
         )
-        return answer["choices"][0]["message"]["content"] or ""
+        text = ""
+        try:
+            for chunk in chunks:
+                if abort.is_set():
+                    break
+                text += chunk["choices"][0]["delta"].get("content") or ""
+        finally:
+            chunks.close()
+        return text
 
     def _acquire(self, abort: threading.Event) -> bool:
         """Take the model's lock unless told to stop first; a timeout is an error."""
