@@ -3,6 +3,7 @@ API for models that have it, no tools for models that do not, and the `--json` t
 
 from __future__ import annotations
 
+import io
 import json
 import re
 
@@ -77,3 +78,13 @@ def test_a_model_without_the_tools_api_answers_without_tools_in_one_round_trip(s
     assert code == 0 and not [e for e in events if e["event"].startswith("tool")]
     (only,) = server.chats()
     assert not only.get("tools")
+
+
+def test_chat_json_has_the_tool_events_and_the_reply(server, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("What time is it?\n"))
+    code = main(["chat", "--json", "--llm", "ollama", "--ollama-host", server.url, "--model", "qwen3:4b"])
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 0
+    assert [e["event"] for e in events] == ["announcement", "tool_call", "tool_result", "reply"]
+    assert events[1]["turn_id"] == events[3]["turn_id"] == 1
+    assert HH_MM.search(events[3]["text"])
