@@ -178,11 +178,13 @@ def build_manager(
     keep: bool = True,
     resume: str | int | None = None,
     image_describer: Callable[[bytes], str] | None = None,
+    tool_events: bool = True,
 ) -> DialogueManager:
     """The dialogue manager: persona, guardrails, memory, recovery, vision, and, when `keep` and
     `privacy.log` allow, the conversation store and analytics. `resume`: "latest" or a conversation id.
 
     `image_describer` defaults to the vision package's local description (size, colours, OCR text).
+    `tool_events`: report each tool call and result through `reporter.event` (the `--json` lines).
     """
     if resume is not None and not (keep and config.privacy.log):
         raise UserError("--resume needs the stored conversations, and storing them is off (privacy.log)")
@@ -211,7 +213,7 @@ def build_manager(
         image_describer=image_describer or describe,
         toolbox=build_toolbox(config, reporter, keep=keep),
         flows=flows,
-        on_tool_event=lambda event: reporter.event(event.to_json()),
+        on_tool_event=(lambda event: reporter.event(event.to_json())) if tool_events else None,
     )
     if resume is not None:
         conversation = manager.resume(None if resume == "latest" else resume)

@@ -138,7 +138,8 @@ def test_a_flow_completed_by_voice(speaker, tmp_path):
     assert result.returncode == 0, result.stderr
     evs = events(result.stdout)
     replies = [e["text"] for e in evs if e["event"] == "reply"]
-    assert replies[0] == f"A room for 4 on {TOMORROW} at 10:00. Shall I book it?", replies
+    heard = [e["text"] for e in evs if e["event"] == "transcript" and e["final"]]
+    assert replies[0] == f"A room for 4 on {TOMORROW} at 10:00. Shall I book it?", (heard, replies)
     calls = [e for e in evs if e["event"] == "tool_call"]
     assert calls and calls[0]["name"] == "book_room"
     assert calls[0]["arguments"] == {"people": 4, "day": TOMORROW, "time": "10:00"}
