@@ -91,6 +91,8 @@ class DialogueTurn:
         self.tools: TurnTools | None = None
         self.flow_step: FlowStep | None = None
         """This turn's part in a dialogue flow (None: an ordinary turn)."""
+        self.answers_confirmation = False
+        """The turn settles the call waiting for a yes (it ran, was refused, or a new one waits)."""
 
     @property
     def canned(self) -> bool:
@@ -337,10 +339,10 @@ class DialogueManager:
         self.toolbox = toolbox
         self.on_tool_event = on_tool_event
         self.pending_call: ToolCallItem | None = None
+        """A call that asked the user "shall I?": it runs only if the next turn says yes."""
         self.flows = flows
         self.flow_state: FlowState | None = None
         """The dialogue flow under way, as of the last finished turn."""
-        """A call that asked the user "shall I?": it runs only if the next turn says yes."""
         self._turn_ids = itertools.count(1)
         config = memory or MemoryConfig(max_messages=max_history_messages, summarise=False)
         self.memory = Memory(backend, config, on_fold=self._persist_fold)
@@ -372,11 +374,14 @@ class DialogueManager:
             turn.record.blocked, turn.record.guardrail = True, verdict.rule
             return turn
         self._pause_background()
-        pending, self.pending_call = self.pending_call, None
+        pending = self.pending_call  # settled when the turn is finished: a speculative turn may be dropped
         if pending is not None and not is_yes(text):
-            return DialogueTurn(self, text, images, canned=NOT_DONE)
+            turn = DialogueTurn(self, text, images, canned=NOT_DONE)
+            turn.answers_confirmation = True
+            return turn
         turn = DialogueTurn(self, text, images)
         turn.turn_id, turn.confirmed = next(self._turn_ids), pending
+        turn.answers_confirmation = True
         if self.flows is not None and pending is None:
             turn.flow_step = self.flows.step(copy.deepcopy(self.flow_state), text)
         return turn
@@ -434,8 +439,8 @@ class DialogueManager:
             tools = turn.tools
             if tools is not None:
                 record.tool_calls = tools.calls
-                if tools.confirmation is not None and not turn.cancelled:
-                    self.pending_call = tools.confirmation
+            if turn.answers_confirmation and (record.reply or not turn.cancelled):
+                self.pending_call = tools.confirmation if tools is not None else None
             if turn.remembered:
                 reply = record.reply + (INTERRUPTED_MARK if record.interrupted else "")
                 called = tuple(tools.history) if tools is not None else ()

@@ -209,3 +209,16 @@ def test_tool_calls_are_stored_and_come_back_with_resume(tmp_path):
     assert [m.role for m in fresh.history] == ["user", "tool", "assistant"]
     assert fresh.history[1].content.startswith("get_time({}) -> ok: ")
     assert isinstance(fresh.history[1], Message)
+
+
+def test_a_dropped_speculative_turn_does_not_use_up_the_confirmation():
+    done = []
+    cancel = Tool("cancel_order", "cancels", lambda a: done.append(a) or "cancelled", confirm=True)
+    manager, _, _ = manager_with(ToolCallItem("cancel_order", {}), cancel)
+    manager.reply("cancel it")
+    speculative = manager.begin_turn("yes")
+    speculative.cancel()
+    speculative.finish(heard="")
+    assert manager.pending_call is not None and done == []
+    assert "cancelled" in manager.reply("yes")
+    assert done == [{}]
