@@ -92,6 +92,8 @@ class DialogueTurn:
         self.flow_step: FlowStep | None = None
         """This turn's part in a dialogue flow (None: an ordinary turn)."""
         self.answers_confirmation = False
+        self._flow_from: tuple[FlowState | None] | None = None
+        """The flow state this turn starts from, when flows are on."""
         """The turn settles the call waiting for a yes (it ran, was refused, or a new one waits)."""
 
     @property
@@ -113,7 +115,7 @@ class DialogueTurn:
             self.record.generated = self._canned
             yield self._canned
             return
-        step = self.flow_step
+        step = self._flow_step()
         if step is not None and not step.digress:
             said = yield from self._flow_action(step)
             self.record.generated += said
@@ -148,6 +150,18 @@ class DialogueTurn:
             back = " " + step.say
             self.record.generated += back
             yield back
+
+    def _flow_step(self) -> FlowStep | None:
+        """The turn's part in a flow, decided now (the model may be asked for slot values: cancellable)."""
+        manager = self._manager
+        if self._flow_from is None or manager.flows is None:
+            return None
+        extract = getattr(manager.backend, "extract", None)
+        cancel = self._cancel
+        self.flow_step = manager.flows.step(
+            self._flow_from[0], self.text, (lambda m, s: extract(m, s, cancel)) if extract else None
+        )
+        return self.flow_step
 
     def _flow_action(self, step: FlowStep) -> Iterator[str]:
         """Run the flow's action when the user confirmed it (the filler said while it runs); returns what
@@ -383,7 +397,7 @@ class DialogueManager:
         turn.turn_id, turn.confirmed = next(self._turn_ids), pending
         turn.answers_confirmation = True
         if self.flows is not None and pending is None:
-            turn.flow_step = self.flows.step(copy.deepcopy(self.flow_state), text)
+            turn._flow_from = (copy.deepcopy(self.flow_state),)
         return turn
 
     def emit_tool_event(self, event: ToolEvent) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from dialogue.errors import DialogueError
 from dialogue.flows.engine import CANCELLED, FlowEngine
-from dialogue.flows.spec import load_flows
+from dialogue.flows.spec import load_flows, parse_flow
 from dialogue.manager import DialogueManager
 from dialogue.store import ConversationStore
 from dialogue.tools.registry import Tool, ToolRegistry
@@ -145,3 +145,38 @@ def test_a_flow_completed_by_voice(speaker, tmp_path):
     assert calls[0]["arguments"] == {"people": 4, "day": TOMORROW, "time": "10:00"}
     assert [e["ok"] for e in evs if e["event"] == "tool_result"] == [True]
     assert "Booked the Birch room for 4" in replies[1]
+
+
+class ExtractingBackend(FakeBackend):
+    """A model that answers the slot-extraction schema with fixed values (one of them invented)."""
+
+    def __init__(self, found: dict) -> None:
+        super().__init__("Fine.")
+        self.found = found
+        self.schemas: list[dict] = []
+
+    def extract(self, messages, schema, cancel):
+        self.schemas.append(schema)
+        return {k: v for k, v in self.found.items() if k in schema["properties"]}
+
+
+def test_the_model_fills_what_the_parsers_cannot_and_invented_values_are_dropped():
+    flow = parse_flow(
+        "meeting.yaml",
+        {
+            "name": "meeting",
+            "description": "plan a meeting",
+            "trigger": {"examples": ["plan a meeting"]},
+            "slots": {
+                "topic": {"type": "text", "prompt": "About what?"},
+                "people": {"type": "integer", "prompt": "How many?"},
+            },
+            "confirm": "{topic} for {people}?",
+            "action": {"tool": "plan"},
+        },
+    )
+    backend = ExtractingBackend({"topic": "the budget review", "people": 9})
+    manager = DialogueManager(backend, flows=FlowEngine([flow]))
+    assert manager.reply("Plan a meeting about the budget review") == "How many?"  # 9 was never said
+    assert manager.flow_state.slots == {"topic": "the budget review"}
+    assert backend.schemas[0]["properties"]["people"] == {"anyOf": [{"type": "integer"}, {"type": "null"}]}

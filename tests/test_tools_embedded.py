@@ -6,8 +6,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from jsonschema import Draft202012Validator
 
+from dialogue.backends.base import Cancel
 from dialogue.manager import DialogueManager
+from dialogue.messages import Message
 from dialogue.tools.toolbox import Toolbox
 
 pytestmark = pytest.mark.integration
@@ -29,3 +32,16 @@ def test_the_embedded_model_calls_get_time_and_hears_the_time(embedded_backend):
     assert re.search(r"\d\d:\d\d", result.content)  # the model was told the time
     assert reply.strip() and turn.record.error is None
     assert [m.role for m in manager.history] == ["user", "tool", "assistant"]
+
+
+def test_the_embedded_model_extracts_json_that_fits_the_schema(embedded_backend):
+    schema = {
+        "type": "object",
+        "properties": {"people": {"anyOf": [{"type": "integer"}, {"type": "null"}]}},
+        "required": ["people"],
+        "additionalProperties": False,
+    }
+    messages = [Message("system", "Give the number of people, or null."), Message("user", "A room for four.")]
+    found = embedded_backend.extract(messages, schema, Cancel())
+    assert found is not None
+    Draft202012Validator(schema).validate(found)

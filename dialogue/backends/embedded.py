@@ -195,6 +195,20 @@ class EmbeddedBackend(StreamingBackend):
         finally:
             self._lock.release()
 
+    def extract(self, messages: Sequence[Message], schema: dict, cancel: Cancel) -> dict | None:
+        """A JSON object under `schema` (llama.cpp grammar) answering `messages`; None when cancelled or
+        the answer was cut short."""
+        abort = threading.Event()
+        with cancel.hook(abort.set):
+            if not self._acquire(abort):
+                return None
+            try:
+                answer = self._json(messages, schema, abort)
+            finally:
+                self._lock.release()
+        value = decide.parse_arguments(answer)
+        return value if isinstance(value, dict) and not abort.is_set() else None
+
     def _decide(
         self, messages: Sequence[Message], options: GenerationOptions, abort: threading.Event
     ) -> ToolCallItem | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -162,6 +163,24 @@ class OllamaBackend(StreamingBackend):
             client.close()
         if not done and not cancel.is_set():
             raise BackendError(f"Ollama at {self.host} ended the reply before it was complete")
+
+    def extract(self, messages: Sequence[Message], schema: dict, cancel: Cancel) -> dict | None:
+        """A JSON object under `schema` (Ollama's structured output, `format`) answering `messages`."""
+        transport = CancellableTransport(self._pool, cancel)
+        client = self._ollama.Client(host=self.host, timeout=self.timeout_s, transport=transport)
+        try:
+            with cancel.hook(transport.shut):
+                answer = client.chat(
+                    model=self.model, messages=_payload(messages), format=schema, options={"temperature": 0.0}
+                )
+            value = json.loads(answer.message.content or "")
+        except (self._ollama.ResponseError, httpx.HTTPError, ConnectionError, ValueError) as exc:
+            if cancel.is_set():
+                return None
+            raise self._failure(exc) from exc
+        finally:
+            client.close()
+        return value if isinstance(value, dict) else None
 
     def _failure(self, exc: Exception) -> BackendError:
         """The `BackendError` for what the client raised while streaming."""

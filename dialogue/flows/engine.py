@@ -1,20 +1,32 @@
 """Running flows: which flow a turn starts, what it fills, what to ask next, confirm, act, or leave.
 
-A step is decided from the words alone (no model call): the typed slot parsers find values in free speech
-("a room for four tomorrow at ten" fills people, day and time); a turn that fills nothing in an active
-flow is a digression, answered by the model, after which the missing slot is asked again.
+Slots are filled from free speech in two ways: the typed slot parsers find values in their usual phrases
+("a room for four tomorrow at ten" fills people, day and time), and the model extracts the rest as JSON
+under a schema (constrained decoding on the embedded model, `format` on Ollama). A value the model gives
+is kept only when the user's words contain it: a small model must not invent a booking detail. A turn
+that fills nothing in an active flow is a digression, answered by the model, after which the missing slot
+is asked again.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from dialogue.backends.base import ToolCallItem
 from dialogue.flows.spec import Flow, Slot
-from dialogue.flows.values import SlotValueError, check, find
+from dialogue.flows.values import NUMBER_WORDS, SlotValueError, check, find
+from dialogue.messages import Message
+
+Extract = Callable[[Sequence[Message], dict], "dict | None"]
+"""Asks the model for a JSON object under a schema (messages, schema) → the object or None."""
+JSON_TYPES = {"integer": "integer", "number": "number", "yes_no": "boolean"}
+EXTRACT = (
+    "From the user's words, give the value of each of these, or null when the user did not say it: {slots}."
+)
 
 STATE_MARK = "[flow "
 CANCEL = re.compile(r"\b(cancel|never ?mind|forget it|stop)\b", re.IGNORECASE)
@@ -67,6 +79,18 @@ class FlowStep:
     call: ToolCallItem | None = None
 
 
+def _said(value: object, text: str) -> bool:
+    """Whether the user's words hold `value` (a number as digits or a word, text as it was said)."""
+    words = text.lower()
+    if isinstance(value, bool):
+        return False  # a yes or no is the parsers' to find
+    if isinstance(value, (int, float)):
+        names = {str(int(value)) if float(value).is_integer() else str(value)}
+        names |= {w for w, n in NUMBER_WORDS.items() if n == value}
+        return any(re.search(rf"\b{re.escape(name)}\b", words) for name in names)
+    return bool(str(value).strip()) and str(value).strip().lower() in words
+
+
 def _words(text: str) -> set[str]:
     return set(re.findall(r"[a-z0-9']+", text.lower())) - STOPWORDS
 
@@ -74,6 +98,7 @@ def _words(text: str) -> set[str]:
 class FlowEngine:
     def __init__(self, flows: list[Flow]) -> None:
         self.flows = {flow.name: flow for flow in flows}
+        self._extract: Extract | None = None
 
     def triggered(self, text: str) -> Flow | None:
         said = _words(text)
@@ -86,8 +111,10 @@ class FlowEngine:
                     best, score = flow, share
         return best if score >= TRIGGER_SCORE else None
 
-    def step(self, state: FlowState | None, text: str) -> FlowStep | None:
-        """The flow's part in this turn; None when the turn is not part of a flow."""
+    def step(self, state: FlowState | None, text: str, extract: Extract | None = None) -> FlowStep | None:
+        """The flow's part in this turn; None when the turn is not part of a flow. `extract` lets the
+        model fill what the parsers did not find."""
+        self._extract = extract
         flow = self.flows.get(state.flow) if state is not None else None
         if flow is None or state is None:
             flow = self.triggered(text)
@@ -128,7 +155,39 @@ class FlowEngine:
                 filled.append(slot.name)
             except SlotValueError as exc:
                 problems.append(f"Sorry, {exc}.")
+        missing = [s for s in flow.slots if s.name not in state.slots and s.name not in filled]
+        if missing and self._extract is not None:
+            filled += self._extracted(missing, state, text)
         return filled, problems
+
+    def _extracted(self, slots: list[Slot], state: FlowState, text: str) -> list[str]:
+        """The slots the model finds in `text`, each kept only if `text` holds its value and it fits."""
+        assert self._extract is not None
+        schema = {
+            "type": "object",
+            "properties": {
+                s.name: {"anyOf": [{"type": JSON_TYPES.get(s.type, "string")}, {"type": "null"}]}
+                for s in slots
+            },
+            "required": [s.name for s in slots],
+            "additionalProperties": False,
+        }
+        wanted = ", ".join(f"{s.name} ({s.type})" for s in slots)
+        found = (
+            self._extract([Message("system", EXTRACT.format(slots=wanted)), Message("user", text)], schema)
+            or {}
+        )
+        filled = []
+        for slot in slots:
+            value = found.get(slot.name)
+            if value is None or not _said(value, text):
+                continue
+            try:
+                state.slots[slot.name] = check(slot.type, value, slot.min, slot.max, slot.choices)
+                filled.append(slot.name)
+            except SlotValueError:
+                continue
+        return filled
 
     def _next(self, flow: Flow, state: FlowState, problems: list[str]) -> FlowStep:
         missing = next((s for s in flow.slots if s.name not in state.slots), None)
