@@ -241,8 +241,10 @@ class DialogueTurn:
         if self.confirmed is not None:
             yield from tools.handle([self.confirmed], confirmed=True)
         offer = self.confirmed is None and not self.images  # a turn with images is about them
+        reserved = manager.flows.actions if manager.flows is not None else frozenset()
+        specs = tuple(s for s in manager.toolbox.registry.specs() if s["function"]["name"] not in reserved)
         for _ in range(MAX_TOOL_ROUNDS):
-            options = replace(manager.options, tools=manager.toolbox.registry.specs() if offer else ())
+            options = replace(manager.options, tools=specs if offer else ())
             calls: list[ToolCallItem] = []
             for item in self._items(backend, options, info):
                 if isinstance(item, TextDelta):

@@ -180,3 +180,11 @@ def test_the_model_fills_what_the_parsers_cannot_and_invented_values_are_dropped
     assert manager.reply("Plan a meeting about the budget review") == "How many?"  # 9 was never said
     assert manager.flow_state.slots == {"topic": "the budget review"}
     assert backend.schemas[0]["properties"]["people"] == {"anyOf": [{"type": "integer"}, {"type": "null"}]}
+
+
+def test_a_flows_action_is_not_offered_to_the_model_outside_the_flow(engine):
+    manager, booked = booking_manager(engine)
+    manager.toolbox.registry.add(Tool("other", "another tool", lambda _a: "ok"))
+    manager.reply("What is the capital of France?")
+    offered = [s["function"]["name"] for s in manager.backend.options[-1].tools]
+    assert offered == ["other"] and booked == []

@@ -100,6 +100,12 @@ class FlowEngine:
         self.flows = {flow.name: flow for flow in flows}
         self._extract: Extract | None = None
 
+    @property
+    def actions(self) -> frozenset[str]:
+        """The tools that are flows' actions: they run only when the user confirmed a flow, so they are
+        not offered to the model on its own (a small model once called one to answer a digression)."""
+        return frozenset(flow.tool for flow in self.flows.values())
+
     def triggered(self, text: str) -> Flow | None:
         said = _words(text)
         best, score = None, 0.0
