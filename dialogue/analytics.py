@@ -48,6 +48,14 @@ CREATE TABLE IF NOT EXISTS turns (
     images_seen INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS turns_by_time ON turns(at);
+CREATE TABLE IF NOT EXISTS tool_calls (
+    turn_id INTEGER NOT NULL REFERENCES turns(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    arguments TEXT NOT NULL,
+    ok INTEGER NOT NULL,
+    duration_s REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tool_calls_by_turn ON tool_calls(turn_id);
 """
 ADDED_COLUMNS = {
     "persona": "TEXT",
@@ -122,7 +130,20 @@ class Analytics:
                 "?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
-        assert cursor.lastrowid is not None
+            assert cursor.lastrowid is not None
+            self._conn.executemany(
+                "INSERT INTO tool_calls (turn_id, name, arguments, ok, duration_s) VALUES (?, ?, ?, ?, ?)",
+                [
+                    (
+                        cursor.lastrowid,
+                        c["name"],
+                        redact(json.dumps(c["arguments"])),
+                        c["ok"],
+                        c["duration_s"],
+                    )
+                    for c in record.tool_calls
+                ],
+            )
         return cursor.lastrowid
 
     def add_latencies(self, row_id: int, latencies: dict[str, float]) -> None:
@@ -159,7 +180,9 @@ class Analytics:
     def delete_before(self, at: float) -> int:
         """Delete the rows of turns before clock time `at`; how many were deleted."""
         with self._lock, self._conn:
-            return self._conn.execute("DELETE FROM turns WHERE at < ?", (at,)).rowcount
+            deleted = self._conn.execute("DELETE FROM turns WHERE at < ?", (at,)).rowcount
+            self._conn.execute("DELETE FROM tool_calls WHERE turn_id NOT IN (SELECT id FROM turns)")
+            return deleted
 
     def export(self) -> list[dict]:
         """Every stored turn, oldest first, as plain data."""

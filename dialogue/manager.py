@@ -12,11 +12,13 @@ reply never waits behind them on any backend; the summary is tried again after t
 
 from __future__ import annotations
 
+import copy
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from dialogue.analytics import Analytics
@@ -27,10 +29,14 @@ from dialogue.backends.base import (
     GenerationOptions,
     ModelNotFound,
     StreamInfo,
+    StreamItem,
+    TextDelta,
+    ToolCallItem,
     open_stream,
 )
 from dialogue.errors import DialogueError
 from dialogue.feedback import recognise
+from dialogue.flows.engine import STATE_MARK, FlowEngine, FlowState, FlowStep
 from dialogue.guardrails import Guardrails
 from dialogue.memory import DEFAULT_CONTEXT, Budget, Memory, MemoryConfig
 from dialogue.messages import Message
@@ -38,6 +44,9 @@ from dialogue.persona import Persona
 from dialogue.prompts import DEFAULT_SYSTEM_PROMPT
 from dialogue.record import STAGES, TurnRecord
 from dialogue.store import ConversationStore
+from dialogue.tools.calling import TurnTools, describe_call, is_yes
+from dialogue.tools.events import ToolEvent
+from dialogue.tools.toolbox import Toolbox
 
 __all__ = [
     "APOLOGY",
@@ -56,6 +65,9 @@ FALLBACK_NOTICE = (
 )
 MISSING_MODEL = "The model {model} is not installed in Ollama; to fix that, run: ollama pull {model}."
 MISSING_MODEL_FALLBACK = MISSING_MODEL + " Until then, a smaller model on this computer will reply."
+MAX_TOOL_ROUNDS = 3
+"""Model rounds in a turn with tools: the call, one repair of an invalid call, the answer."""
+NOT_DONE = "All right, I won't."
 IMAGES_NOT_SEEN = (
     "I can't see images with the model I'm using, so this is from what this computer could make out."
 )
@@ -113,6 +125,17 @@ class DialogueTurn:
         self._cancel = Cancel()
         self.announced_fallback = False
         """This turn told the user that the fallback model answers."""
+        self.turn_id = 0
+        """The caller's number for this turn (the voice loop's), used in tool events."""
+        self.confirmed: ToolCallItem | None = None
+        """A call the user said yes to: it runs before the model answers."""
+        self.tools: TurnTools | None = None
+        self.flow_step: FlowStep | None = None
+        """This turn's part in a dialogue flow (None: an ordinary turn)."""
+        self.answers_confirmation = False
+        self._flow_from: tuple[FlowState | None] | None = None
+        """The flow state this turn starts from, when flows are on."""
+        """The turn settles the call waiting for a yes (it ran, was refused, or a new one waits)."""
 
     @property
     def canned(self) -> bool:
@@ -137,6 +160,12 @@ class DialogueTurn:
         if answer is not None:
             self.record.generated = answer
             yield answer
+            return
+        step = self._flow_step()
+        if step is not None and not step.digress:
+            said = yield from self._flow_action(step)
+            self.record.generated += said
+            yield said
             return
         persona = self._manager.persona
         guard = self._manager.guardrails.output_guard(persona.system_prompt)
@@ -163,6 +192,42 @@ class DialogueTurn:
             refusal = (" " if generated and not generated[-1].isspace() else "") + persona.refusal
             self.record.generated += refusal
             yield refusal
+        if step is not None and not self._cancel.is_set():  # a digression answered: back to the flow
+            back = " " + step.say
+            self.record.generated += back
+            yield back
+
+    def _flow_step(self) -> FlowStep | None:
+        """The turn's part in a flow, decided now (the model may be asked for slot values: cancellable)."""
+        manager = self._manager
+        if self._flow_from is None or manager.flows is None:
+            return None
+        extract = getattr(manager.backend, "extract", None)
+        cancel = self._cancel
+        self.flow_step = manager.flows.step(
+            self._flow_from[0], self.text, (lambda m, s: extract(m, s, cancel)) if extract else None
+        )
+        return self.flow_step
+
+    def _flow_action(self, step: FlowStep) -> Iterator[str]:
+        """Run the flow's action when the user confirmed it (the filler said while it runs); returns what
+        to say: the prompt, the confirmation, or how the action went."""
+        if step.call is None:
+            return step.say
+        manager = self._manager
+        registry = manager.toolbox.registry if manager.toolbox is not None else None
+        if registry is None or registry.get(step.call.name) is None:
+            return f"Sorry, I can't do that right now: {step.call.name.replace('_', ' ')} is not available."
+        tools = self.tools = TurnTools(
+            registry, manager.guardrails, self._cancel, self.turn_id, manager.emit_tool_event
+        )
+        yield from tools.handle([step.call], confirmed=True)
+        if not tools.results:
+            return ""
+        result = tools.results[-1]
+        if not result.ok:
+            return f"Sorry, that did not work: {result.content.removeprefix('error: ')}"
+        return step.say.format(result=result.content, **step.call.arguments)
 
     def _consult(self) -> str | None:
         """Ask the manager's helpers, in order; the first that answers the turn itself ends the round."""
@@ -186,9 +251,8 @@ class DialogueTurn:
             info = StreamInfo()
             produced = False
             try:
-                stream = open_stream(backend, self._prepare, manager.options, info, self._cancel)
-                with closing(stream):
-                    for piece in stream.text():
+                with closing(self._rounds(backend, info)) as pieces:
+                    for piece in pieces:
                         if not produced:
                             produced = True
                             self.record.latencies["llm_first_token_s"] = round(time.monotonic() - start, 4)
@@ -212,6 +276,49 @@ class DialogueTurn:
                 self.record.latencies["llm_s"] = round(time.monotonic() - start, 4)
             return
 
+    def _items(
+        self, backend: ChatBackend, options: GenerationOptions, info: StreamInfo
+    ) -> Iterator[StreamItem]:
+        with closing(open_stream(backend, self._prepare, options, info, self._cancel)) as stream:
+            yield from stream
+
+    def _rounds(self, backend: ChatBackend, info: StreamInfo) -> Iterator[str]:
+        """The reply's text over the model rounds of the turn: while the model calls tools, they run and
+        their results go back to it; tools are offered in the first round, and again only to repair an
+        invalid call, so one fast tool adds one model round-trip."""
+        manager = self._manager
+        if manager.toolbox is None:
+            yield from (
+                item.text
+                for item in self._items(backend, manager.options, info)
+                if isinstance(item, TextDelta)
+            )
+            return
+        tools = self.tools = TurnTools(
+            manager.toolbox.registry, manager.guardrails, self._cancel, self.turn_id, manager.emit_tool_event
+        )
+        if self.confirmed is not None:
+            yield from tools.handle([self.confirmed], confirmed=True)
+        offer = self.confirmed is None and not self.images  # a turn with images is about them
+        offer = offer and (backend.name != "embedded" or manager.tools_on_embedded)
+        reserved = manager.flows.actions if manager.flows is not None else frozenset()
+        specs = tuple(s for s in manager.toolbox.registry.specs() if s["function"]["name"] not in reserved)
+        for _ in range(MAX_TOOL_ROUNDS):
+            options = replace(manager.options, tools=specs if offer else ())
+            calls: list[ToolCallItem] = []
+            for item in self._items(backend, options, info):
+                if isinstance(item, TextDelta):
+                    yield item.text
+                else:
+                    calls.append(item)
+            if not calls or self._cancel.is_set():
+                return
+            yield from tools.handle(calls)
+            if tools.confirmation is not None:
+                yield describe_call(tools.confirmation.name, tools.confirmation.arguments) + ", shall I?"
+                return
+            offer = tools.needs_repair
+
     def _note(self, info: StreamInfo, fallback: bool) -> None:
         record = self.record
         record.backend, record.model = info.backend or None, info.model or None
@@ -232,7 +339,8 @@ class DialogueTurn:
             told = "and the user has been told so. Answer only from these facts found on this computer"
             user = Message("user", f"{self.text}\n\n[{shown}, {told}:\n{notes}]")
         system = "\n\n".join([manager.persona.system_prompt, *(a.context for a in self._aids if a.context)])
-        return manager.memory.window(system, user, manager.budget(backend))
+        messages = manager.memory.window(system, user, manager.budget(backend))
+        return messages + (self.tools.messages if self.tools is not None else [])
 
     def _image_facts(self) -> list[str]:
         if self._facts is None:
@@ -299,10 +407,16 @@ class DialogueManager:
         analytics: Analytics | None = None,
         vision_backend: ChatBackend | None = None,
         helpers: Sequence[TurnHelper] = (),
+        toolbox: Toolbox | None = None,
+        flows: FlowEngine | None = None,
+        on_tool_event: Callable[[ToolEvent], None] | None = None,
+        tools_on_embedded: bool = False,
     ) -> None:
         """`image_describer` turns an image into text (OCR, size, colours) for a model that cannot see;
         `vision_backend` answers turns with images when `backend` cannot see them; `helpers` may add
-        context to each turn or answer it before the model (knowledge, personal memory)."""
+        context to each turn or answer it before the model (knowledge, personal memory). `toolbox`: the
+        tools the model may call; `on_tool_event` hears of each call and result (from the turn's thread);
+        `tools_on_embedded`: offer them to the small embedded model too (flows call their actions anyway)."""
         self.backend = backend
         self.options = options or GenerationOptions()
         self.persona = persona or Persona.plain(system_prompt)
@@ -312,6 +426,15 @@ class DialogueManager:
         self.helpers = tuple(helpers)
         self.store = store
         self.analytics = analytics
+        self.toolbox = toolbox
+        self.tools_on_embedded = tools_on_embedded
+        self.on_tool_event = on_tool_event
+        self.pending_call: ToolCallItem | None = None
+        """A call that asked the user "shall I?": it runs only if the next turn says yes."""
+        self.flows = flows
+        self.flow_state: FlowState | None = None
+        """The dialogue flow under way, as of the last finished turn."""
+        self._turn_ids = itertools.count(1)
         config = memory or MemoryConfig(max_messages=max_history_messages, summarise=False)
         self.memory = Memory(backend, config, on_fold=self._persist_fold)
         self.conversation_id: int | None = None
@@ -342,7 +465,21 @@ class DialogueManager:
             turn.record.blocked, turn.record.guardrail = True, verdict.rule
             return turn
         self._pause_background()
-        return DialogueTurn(self, text, images)
+        pending = self.pending_call  # settled when the turn is finished: a speculative turn may be dropped
+        if pending is not None and not is_yes(text):
+            turn = DialogueTurn(self, text, images, canned=NOT_DONE)
+            turn.answers_confirmation = True
+            return turn
+        turn = DialogueTurn(self, text, images)
+        turn.turn_id, turn.confirmed = next(self._turn_ids), pending
+        turn.answers_confirmation = True
+        if self.flows is not None and pending is None:
+            turn._flow_from = (copy.deepcopy(self.flow_state),)
+        return turn
+
+    def emit_tool_event(self, event: ToolEvent) -> None:
+        if self.on_tool_event is not None:
+            self.on_tool_event(event)
 
     def _pause_background(self) -> None:
         """Cancel the background model calls, so that the turn starting now does not wait behind them."""
@@ -390,9 +527,16 @@ class DialogueManager:
             if self.store is not None and self.conversation_id is None:
                 self.conversation_id = self.store.create(self.persona.name)
             record.conversation_id = self.conversation_id
+            tools = turn.tools
+            if tools is not None:
+                record.tool_calls = tools.calls
+            if turn.answers_confirmation and (record.reply or not turn.cancelled):
+                self.pending_call = tools.confirmation if tools is not None else None
             if turn.remembered:
                 reply = record.reply + (INTERRUPTED_MARK if record.interrupted else "")
-                messages = (Message("user", turn.history_text()), Message("assistant", reply))
+                called = tuple(tools.history) if tools is not None else ()
+                called += self._flow_done(turn)
+                messages = (Message("user", turn.history_text()), *called, Message("assistant", reply))
                 self.memory.add(*messages)
                 if self.store is not None and self.conversation_id is not None:
                     self.store.append(self.conversation_id, messages)
@@ -409,6 +553,17 @@ class DialogueManager:
             return
         if previous.conversation_id == record.conversation_id:
             self.analytics.set_feedback(previous.row_id, said.rating, record.user, source="said")
+
+    def _flow_done(self, turn: DialogueTurn) -> tuple[Message, ...]:
+        """Move the flow on as the finished turn says; the history line that records where it stands."""
+        step = turn.flow_step
+        if step is None:
+            return ()
+        self.flow_state = step.state
+        turn.record.flow = step.flow
+        turn.record.slots = dict(step.state.slots if step.state else step.call.arguments if step.call else {})
+        line = step.state.line() if step.state else FlowState.ended_line(step.flow, "ended")
+        return (Message("tool", line),)
 
     def _persist_fold(self, count: int, summary: str) -> None:
         if self.store is not None and self.conversation_id is not None:
@@ -438,6 +593,10 @@ class DialogueManager:
         with self._lock:
             self.memory.restore(stored.messages, stored.summary)
             self.conversation_id = stored.id
+            lines = [
+                m.content for m in stored.messages if m.role == "tool" and m.content.startswith(STATE_MARK)
+            ]
+            self.flow_state = FlowState.from_line(lines[-1]) if lines else None
         return stored.id
 
     def reset(self) -> None:
@@ -445,6 +604,7 @@ class DialogueManager:
         with self._lock:
             self.memory.clear()
             self.conversation_id = None
+            self.flow_state = self.pending_call = None
             if self.store is not None:
                 self.store.purge()
         for helper in self.helpers:
@@ -479,14 +639,15 @@ class DialogueManager:
 
     def close(self, timeout_s: float = 5.0) -> bool:
         """Cancel background model calls and wait (at most `timeout_s` each) for them to end, then close the
-        store and analytics. True when nothing is left running (no native model call at interpreter exit)."""
+        store, analytics and tools. True when nothing is left running (no native model call at interpreter
+        exit)."""
         self.memory.stop()
         self._warm_up.set()
         stopped = self.memory.wait(timeout=timeout_s)
         if self._warm_up_thread is not None:
             self._warm_up_thread.join(timeout_s)
             stopped = stopped and not self._warm_up_thread.is_alive()
-        for closable in (self.store, self.analytics):
+        for closable in (self.store, self.analytics, self.toolbox):
             if closable is not None:
                 closable.close()
         return stopped

@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True)
 class Message:
     role: str
-    """`system`, `user` or `assistant`."""
+    """`system`, `user`, `assistant`, or `tool` (a tool's result, quoted as data)."""
     content: str
     images: tuple[bytes, ...] = field(default=(), repr=False)
     """Encoded images (JPEG/PNG bytes) that belong to this message only."""
+    tool_calls: tuple[dict, ...] = ()
+    """An assistant message's calls, as chat APIs carry them: `{"function": {"name", "arguments"}}`."""
 
 
 MESSAGE_OVERHEAD_TOKENS = 5

@@ -52,3 +52,9 @@ class TurnRecord:
     conversation_id: int | None = None
     row_id: int | None = None
     """The analytics row, once written."""
+    tool_calls: list[dict] = field(default_factory=list)
+    """Each tool call of the turn: name, arguments, ok, duration_s."""
+    flow: str | None = None
+    """The dialogue flow the turn was part of."""
+    slots: dict = field(default_factory=dict)
+    """The flow's slots after the turn."""

@@ -21,6 +21,8 @@ from dialogue.backends.embedded import EmbeddedBackend
 from dialogue.backends.ollama_backend import OllamaBackend
 from dialogue.backends.resilient import ResilientBackend, RetryPolicy
 from dialogue.backends.select import LlmConfig, select_backend
+from dialogue.flows.engine import FlowEngine
+from dialogue.flows.spec import load_flows
 from dialogue.guardrails import Guardrails
 from dialogue.knowledge import DEFAULT_BASE, KnowledgeBase, KnowledgeIndex, RetrievalSettings
 from dialogue.knowledge.embeddings import OLLAMA, QUERY_TIMEOUT_S, make_embedder
@@ -29,10 +31,20 @@ from dialogue.manager import DialogueManager, TurnHelper
 from dialogue.memory import MemoryConfig
 from dialogue.persona import Persona, load_persona
 from dialogue.store import ConversationStore
+from dialogue.tools import store as tool_store
+from dialogue.tools.registry import ToolRegistry
+from dialogue.tools.toolbox import Toolbox
 from dialogue.usermemory import FactStore, PersonalMemory
 from hark.config import HarkConfig, SttSettings, TtsSettings
 from hark.errors import UserError
-from hark.paths import analytics_path, conversations_path, knowledge_path, personas_dir, user_memory_path
+from hark.paths import (
+    analytics_path,
+    conversations_path,
+    data_dir,
+    knowledge_path,
+    personas_dir,
+    user_memory_path,
+)
 from hark.report import Reporter
 from vision.describe import describe
 from voice.devices import find_device
@@ -185,6 +197,32 @@ def build_persona(config: HarkConfig) -> Persona:
     return load_persona(config.dialogue.persona or None, personas_dir())
 
 
+def build_toolbox(config: HarkConfig, reporter: Reporter, *, keep: bool = True) -> Toolbox | None:
+    """The tools the model may call: the built-ins (notes and timers only where they can be kept, in
+    $HARK_HOME) and the `[[tools.mcp]]` servers, started now; a server that fails is reported, not fatal."""
+    from hark.tools.mcp_client import connect_servers  # the `mcp` client is imported only when needed
+
+    tools = config.tools
+    if not tools.enabled:
+        return None
+    store = None
+    if tools.builtin and keep and config.privacy.log:
+        store = tool_store.ToolStore(data_dir() / tool_store.DB_NAME)
+    toolbox = Toolbox.with_builtins(store) if tools.builtin else Toolbox(ToolRegistry())
+    connect_servers(toolbox, tools.mcp)
+    for problem in toolbox.status.values():
+        reporter.info(f"warning: {problem}; the conversation goes on without its tools")
+    return toolbox
+
+
+def build_flows(config: HarkConfig) -> FlowEngine | None:
+    """The `[dialogue] flows` files (patterns relative to the config file's folder), checked now."""
+    if not config.dialogue.flows:
+        return None
+    base = Path(config.source).parent if config.source != "defaults" else Path.cwd()
+    return FlowEngine(load_flows(config.dialogue.flows, base))
+
+
 def build_manager(
     config: HarkConfig,
     reporter: Reporter,
@@ -194,6 +232,7 @@ def build_manager(
     image_describer: Callable[[bytes], str] | None = None,
     backend: ChatBackend | None = None,
     visits: bool = False,
+    tool_events: bool = True,
 ) -> DialogueManager:
     """The dialogue manager: persona, guardrails, memory, recovery, vision, knowledge, the user's long-term
     memory, and, when `keep` and `privacy.log` allow, the conversation store and analytics. `resume`:
@@ -201,10 +240,12 @@ def build_manager(
 
     `image_describer` defaults to the vision package's local description (size, colours, OCR text).
     `backend`: a chat model already built, shared with other conversations (default: a new one).
+    `tool_events`: report each tool call and result through `reporter.event` (the `--json` lines).
     """
     if resume is not None and not (keep and config.privacy.log):
         raise UserError("--resume needs the stored conversations, and storing them is off (privacy.log)")
     persona = build_persona(config)
+    flows = build_flows(config)  # a bad flow file stops the command before any model loads
     guardrails = Guardrails(config.guardrails)
     backend = backend or build_backend(config, reporter)
     conversations = turns = None
@@ -227,6 +268,10 @@ def build_manager(
         vision_backend=build_vision_backend(config, backend, reporter),
         image_describer=image_describer or describe,
         helpers=build_helpers(config, persona, reporter, keep=keep, visits=visits),
+        toolbox=build_toolbox(config, reporter, keep=keep),
+        flows=flows,
+        on_tool_event=(lambda event: reporter.event(event.to_json())) if tool_events else None,
+        tools_on_embedded=config.tools.embedded,
     )
     if resume is not None:
         conversation = manager.resume(None if resume == "latest" else resume)
@@ -284,6 +329,13 @@ def build_grounding(config: HarkConfig, persona: Persona, reporter: Reporter) ->
         )
 
     return timed_load(reporter, f"knowledge base {name!r} ({spec or 'BM25 only'})", load)
+
+
+def announce_reminders(manager: DialogueManager, loop: VoiceLoop) -> None:
+    """Timers and reminders set with the tools are said by `loop` when due (also those that came due
+    while Hark was not running)."""
+    if manager.toolbox is not None:
+        manager.toolbox.announce_with(loop.say)
 
 
 def close_manager(manager: DialogueManager) -> None:

@@ -169,6 +169,8 @@ class DialogueSettings:
     summary_tokens: int = _whole(160, 16, 4096)
     max_message_chars: int = _whole(4000, 100, 100_000)
     """A typed message longer than this is refused with a clear message (checks stay fast, prompts fit)."""
+    flows: tuple[str, ...] = ()
+    """YAML dialogue flows (glob patterns, relative to the config file's folder)."""
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,87 @@ class KioskSettings:
     greeting: bool = True
     health_host: str = _setting("127.0.0.1", "a host name or address", lambda v: bool(v.strip()))
     health_port: int = _whole(8765, 0, 65535)
+
+
+@dataclass(frozen=True)
+class McpServer:
+    """One `[[tools.mcp]]` table: an MCP server whose tools the model may call."""
+
+    name: str
+    command: tuple[str, ...] = ()
+    """A stdio server: the program and its arguments."""
+    url: str = ""
+    """A streamable-HTTP server."""
+    allow: tuple[str, ...] = ()
+    """Tool names to offer; empty: all."""
+    confirm: tuple[str, ...] = ()
+    """Tools that act only after the user said yes."""
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class ToolSettings:
+    enabled: bool = True
+    builtin: bool = True
+    embedded: bool = False
+    """Offer tools to the embedded model too. Off: SmolLM2-135M picked the right tool (or none) for 10 of 30
+    requests, and every turn would pay a tool decision first. Flows run their actions on any model."""
+    mcp: tuple[McpServer, ...] = ()
+
+
+def _mcp_server(where: str, index: int, table: Any) -> McpServer:
+    """One `[[tools.mcp]]` table, checked: `name` and exactly one of `command` or `url` are required."""
+    at = f"{where} tools.mcp[{index}]"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{at}: must be a table ([[tools.mcp]])")
+    fields = {f.name: f for f in dataclasses.fields(McpServer)}
+    unknown = sorted(set(table) - set(fields))
+    if unknown:
+        raise ConfigError(f"{at}.{unknown[0]}: unknown key (allowed: {', '.join(fields)})")
+    name, command, url = table.get("name"), table.get("command", []), table.get("url", "")
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"{at}.name: must be text naming the server")
+    if isinstance(command, str):
+        command = command.split()
+    lists = {key: table.get(key, []) for key in ("allow", "confirm")} | {"command": command}
+    for key, value in lists.items():
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise ConfigError(f"{at}.{key}: must be a list of text (got {_describe(value)})")
+    if not isinstance(url, str) or bool(command) == bool(url.strip()):
+        raise ConfigError(f'{at} ({name}): give either command = [...] (stdio) or url = "http..."')
+    timeout = table.get("timeout_s", McpServer.timeout_s)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 600:
+        raise ConfigError(f"{at}.timeout_s: must be a number from 0 to 600 (got {_describe(timeout)})")
+    return McpServer(
+        name.strip(),
+        tuple(command),
+        url.strip(),
+        tuple(lists["allow"]),
+        tuple(lists["confirm"]),
+        float(timeout),
+    )
+
+
+def _tools(table: Mapping[str, Any], origins: Mapping[str, Origin]) -> ToolSettings:
+    fields = {f.name: f for f in dataclasses.fields(ToolSettings)}
+    unknown = sorted(set(table) - set(fields))
+    if unknown:
+        where = origins[f"tools.{unknown[0]}"].where
+        raise ConfigError(f"{where} tools.{unknown[0]}: unknown key (allowed: {', '.join(fields)})")
+    values = {
+        key: _check(origins[f"tools.{key}"].where, "tools", fields[key], value)
+        for key, value in table.items()
+        if key != "mcp"
+    }
+    servers = table.get("mcp", [])
+    where = origins["tools.mcp"].where if "mcp" in table else ""
+    if not isinstance(servers, list):
+        raise ConfigError(f"{where} tools.mcp: must be [[tools.mcp]] tables")
+    mcp = tuple(_mcp_server(where, i, server) for i, server in enumerate(servers))
+    names = [server.name for server in mcp]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{where} tools.mcp: two servers have the same name")
+    return ToolSettings(**values, mcp=mcp)
 
 
 @dataclass(frozen=True)
@@ -244,6 +327,7 @@ SECTIONS: dict[str, type] = {
     "dialogue": DialogueSettings,
     "recovery": RecoverySettings,
     "guardrails": GuardrailConfig,
+    "tools": ToolSettings,
     "privacy": PrivacySettings,
     "kiosk": KioskSettings,
     "logging": LoggingSettings,
@@ -277,6 +361,7 @@ class HarkConfig:
     dialogue: DialogueSettings = field(default_factory=DialogueSettings)
     recovery: RecoverySettings = field(default_factory=RecoverySettings)
     guardrails: GuardrailConfig = field(default_factory=GuardrailConfig)
+    tools: ToolSettings = field(default_factory=ToolSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     kiosk: KioskSettings = field(default_factory=KioskSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
@@ -350,6 +435,8 @@ def _build_section(name: str, table: Mapping[str, Any], origins: Mapping[str, Or
     cls = SECTIONS[name]
     if cls is GuardrailConfig:
         return _guardrails(table, {k: origins[f"{name}.{k}"] for k in table})
+    if cls is ToolSettings:
+        return _tools(table, origins)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(table) - set(fields))
     if unknown:

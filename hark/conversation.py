@@ -44,6 +44,7 @@ class VoiceConversation:
             turn = self.manager.reprompt(transcript.text, transcript.confidence)
         else:
             turn = self.manager.begin_turn(transcript.text, self._look(transcript.text))
+            turn.turn_id = turn_id  # tool events carry the loop's turn number
             turn.record.stt_confidence = transcript.confidence
         self._turns[turn_id] = turn
         while len(self._turns) > PENDING_TURNS:

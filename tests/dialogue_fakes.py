@@ -13,6 +13,7 @@ from dialogue.backends.base import (
     StreamingBackend,
     StreamItem,
     TextDelta,
+    ToolCallItem,
 )
 from dialogue.messages import Message
 from dialogue.persona import Persona
@@ -38,6 +39,7 @@ class FakeBackend(StreamingBackend):
         fail_mid: tuple[int, BackendError] | None = None,
         gate: threading.Event | None = None,
         name: str = "fake",
+        calls: Callable[[list[Message], GenerationOptions], list[ToolCallItem]] | None = None,
     ) -> None:
         self._reply = reply
         self.name = name
@@ -47,6 +49,9 @@ class FakeBackend(StreamingBackend):
         self.failures = list(failures)
         self.fail_mid = fail_mid
         self.gate = gate
+        self.calls = calls
+        """Decides the tool calls of a reply (none: it answers in words)."""
+        self.options: list[GenerationOptions] = []
         self.started = threading.Event()
         self.seen: list[list[Message]] = []
         self.closed = 0
@@ -58,8 +63,12 @@ class FakeBackend(StreamingBackend):
         self, messages: Sequence[Message], options: GenerationOptions, info: StreamInfo, cancel: Cancel
     ) -> Iterator[StreamItem]:
         self.seen.append(list(messages))
+        self.options.append(options)
         if self.failures:
             raise self.failures.pop(0)
+        if self.calls is not None and (calls := self.calls(list(messages), options)):
+            yield from calls
+            return
         text = self._reply if isinstance(self._reply, str) else self._reply(list(messages))
         words = text.split(" ")
         self.started.set()

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 Replier = Callable[[list[dict]], str]
+ToolCaller = Callable[[list[dict], list[dict]], list[dict]]
+"""(messages, tools offered) → the tool calls to answer with (`{"function": {"name", "arguments"}}`)."""
 
 
 def echo_reply(messages: list[dict]) -> str:
@@ -52,9 +54,15 @@ class Behaviour:
 
 
 class FakeOllama:
-    def __init__(self, models: list[FakeModel] | None = None, replier: Replier = echo_reply) -> None:
+    def __init__(
+        self,
+        models: list[FakeModel] | None = None,
+        replier: Replier = echo_reply,
+        tool_caller: ToolCaller | None = None,
+    ) -> None:
         self.models = models if models is not None else [FakeModel("gemma3:4b", ["completion", "vision"])]
         self.replier = replier
+        self.tool_caller = tool_caller
         self.behaviour = Behaviour()
         self.requests: list[tuple[str, dict]] = []
         self.chat_arrived = threading.Event()
@@ -174,7 +182,10 @@ class FakeOllama:
                 if model is None:
                     self._json(404, {"error": f"model '{body.get('model')}' not found, try pulling it first"})
                     return
-                text = fake.replier(body.get("messages", []))
+                calls = []
+                if fake.tool_caller is not None and body.get("tools"):
+                    calls = fake.tool_caller(body.get("messages", []), body["tools"])
+                text = "" if calls else fake.replier(body.get("messages", []))
                 pieces = [w + " " for w in text.split(" ")]
                 pieces[-1] = pieces[-1].rstrip()
                 self.send_response(200)
@@ -195,6 +206,14 @@ class FakeOllama:
                         }
                     )
                 else:
+                    if calls:
+                        self._chunk(
+                            {
+                                "model": model.name,
+                                "message": {"role": "assistant", "content": "", "tool_calls": calls},
+                                "done": False,
+                            }
+                        )
                     self._chunk(
                         {
                             "model": model.name,

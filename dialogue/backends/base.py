@@ -61,6 +61,9 @@ class GenerationOptions:
     """About five spoken sentences: a voice reply longer than that loses the listener."""
     temperature: float = 0.2
     """Low: on the embedded SmolLM2-135M, 0.6 wandered off the question in 3 of 5 test questions, 0.2 in 1."""
+    tools: tuple[dict, ...] = ()
+    """Tools the model may call (function specs): Ollama's tools API where the model has it; the embedded
+    model decides first with a JSON schema. A backend that can do neither answers without them."""
 
 
 class Cancel:

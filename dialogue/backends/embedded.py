@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import importlib.util
+import json
 import os
 import queue
 import threading
@@ -22,9 +23,11 @@ from dialogue.backends.base import (
     StreamingBackend,
     StreamItem,
     TextDelta,
+    ToolCallItem,
 )
 from dialogue.backends.select import BUNDLED, LlmConfig
 from dialogue.messages import MESSAGE_OVERHEAD_TOKENS, Message
+from dialogue.tools import decide
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 WAIT_S = 60.0
@@ -38,6 +41,8 @@ AHEAD_TOKENS = 16
 """Tokens the model may run ahead of the reader: a reader that pauses (or is held) pauses the model too, so a
 generation nobody reads never runs to the end with the model's lock held."""
 POLL_S = 0.05
+DECISION_TOKENS = 64
+"""Room for a tool choice or its arguments; JSON cut short fails validation and is repaired once."""
 _DONE = object()
 
 
@@ -141,7 +146,7 @@ class EmbeddedBackend(StreamingBackend):
                         return
                     if isinstance(item, BackendError):
                         raise item
-                    yield TextDelta(item)
+                    yield item if isinstance(item, ToolCallItem) else TextDelta(item)
         finally:
             abort.set()
             producer.join(JOIN_S)  # no native call left running once the stream is closed
@@ -161,7 +166,10 @@ class EmbeddedBackend(StreamingBackend):
                 return
             try:
                 kept, info.prompt_tokens = self._fit(messages, options.max_tokens)
-                payload = [{"role": m.role, "content": m.content} for m in kept]
+                if options.tools and (call := self._decide(kept, options, abort)) is not None:
+                    _put(out, call, abort)
+                    return
+                payload = _payload(kept)
                 chunks = self._llm.create_chat_completion(
                     messages=payload,
                     stream=True,
@@ -189,6 +197,68 @@ class EmbeddedBackend(StreamingBackend):
         finally:
             _put(out, _DONE, abort)
 
+    def decide(self, messages: Sequence[Message], options: GenerationOptions) -> ToolCallItem | None:
+        """The tool call the model makes to `messages` with `options.tools`, or None (it would answer in
+        words); the decision step of a reply on its own, for measuring it."""
+        never = threading.Event()
+        if not self._acquire(never):
+            return None
+        try:
+            return self._decide(messages, options, never)
+        finally:
+            self._lock.release()
+
+    def extract(self, messages: Sequence[Message], schema: dict, cancel: Cancel) -> dict | None:
+        """A JSON object under `schema` (llama.cpp grammar) answering `messages`; None when cancelled or
+        the answer was cut short."""
+        abort = threading.Event()
+        with cancel.hook(abort.set):
+            if not self._acquire(abort):
+                return None
+            try:
+                answer = self._json(messages, schema, abort)
+            finally:
+                self._lock.release()
+        value = decide.parse_arguments(answer)
+        return value if isinstance(value, dict) and not abort.is_set() else None
+
+    def _decide(
+        self, messages: Sequence[Message], options: GenerationOptions, abort: threading.Event
+    ) -> ToolCallItem | None:
+        """Whether to call a tool, and with what: JSON that llama.cpp's grammar (made from a schema) keeps
+        well-formed and true to the tool's parameters (see `dialogue.tools.decide`)."""
+        tools = options.tools
+        spec = decide.chosen(
+            self._json(decide.choice_messages(messages, tools), decide.choice_schema(tools), abort), tools
+        )
+        if spec is None or abort.is_set():
+            return None
+        arguments: object = {}
+        if decide.takes_arguments(spec):
+            schema = spec["function"]["parameters"]
+            answer = self._json(decide.arguments_messages(messages, spec), schema, abort)
+            arguments = decide.parse_arguments(answer)
+        return None if abort.is_set() else ToolCallItem(spec["function"]["name"], arguments)  # type: ignore[arg-type]
+
+    def _json(self, messages: Sequence[Message], schema: dict, abort: threading.Event) -> str:
+        """A JSON answer under `schema`, streamed so that a cancelled reply stops it between tokens."""
+        chunks = self._llm.create_chat_completion(
+            messages=_payload(messages),
+            response_format={"type": "json_object", "schema": schema},
+            max_tokens=DECISION_TOKENS,
+            temperature=0.0,
+            stream=True,
+        )
+        text = ""
+        try:
+            for chunk in chunks:
+                if abort.is_set():
+                    break
+                text += chunk["choices"][0]["delta"].get("content") or ""
+        finally:
+            chunks.close()
+        return text
+
     def _acquire(self, abort: threading.Event) -> bool:
         """Take the model's lock unless told to stop first; a timeout is an error."""
         waited = 0.0
@@ -212,6 +282,23 @@ class EmbeddedBackend(StreamingBackend):
 
     def describe(self) -> str:
         return f"embedded model {self.model} (llama.cpp, on this machine)"
+
+
+def _payload(messages: Sequence[Message]) -> list[dict[str, str]]:
+    """Messages as the model's chat template knows them: a call as the JSON it decided on, a tool's result
+    as a user turn (it is already quoted as the tool's data)."""
+    payload = []
+    for m in messages:
+        if m.tool_calls:
+            calls = [
+                {"tool": c["function"]["name"], "arguments": c["function"]["arguments"]} for c in m.tool_calls
+            ]
+            payload.append(
+                {"role": "assistant", "content": json.dumps(calls[0] if len(calls) == 1 else calls)}
+            )
+        else:
+            payload.append({"role": "user" if m.role == "tool" else m.role, "content": m.content})
+    return payload
 
 
 def _put(out: queue.Queue, item: object, abort: threading.Event) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -20,6 +21,7 @@ from dialogue.backends.base import (
     StreamingBackend,
     StreamItem,
     TextDelta,
+    ToolCallItem,
 )
 from dialogue.backends.http_cancel import CancellableTransport, new_pool
 from dialogue.backends.select import DEFAULT_MODEL, LlmConfig
@@ -72,6 +74,10 @@ class OllamaBackend(StreamingBackend):
         self._client = ollama.Client(host=self.host, timeout=timeout_s)
         self._pool = new_pool()
         self.sees_images = False
+        self.supports_tools = False
+        """The model has Ollama's tools API (`tools` in its capabilities). Other Ollama models are not
+        offered tools: deciding on a call with a JSON-schema `format` first would cost every turn a
+        round-trip before the first word."""
         self.context_length: int | None = None
         """Tokens of context Hark asks for (`num_ctx`); None until `check()` has asked the server."""
 
@@ -112,6 +118,7 @@ class OllamaBackend(StreamingBackend):
             raise self._not_found()
         shown = self._show()
         self.sees_images = "vision" in (shown.capabilities or [])
+        self.supports_tools = "tools" in (shown.capabilities or [])
         known = context_length_from_show(shown.modelinfo, shown.parameters)
         self.context_length = min(known, self.max_context) if known else None
 
@@ -124,27 +131,27 @@ class OllamaBackend(StreamingBackend):
     def _generate(
         self, messages: Sequence[Message], options: GenerationOptions, info: StreamInfo, cancel: Cancel
     ) -> Iterator[StreamItem]:
-        payload = []
-        for m in messages:
-            item: dict = {"role": m.role, "content": m.content}
-            if m.images:
-                item["images"] = list(m.images)
-            payload.append(item)
+        payload = _payload(messages)
         sampling: dict[str, Any] = {"num_predict": options.max_tokens, "temperature": options.temperature}
         if self.context_length:
             sampling["num_ctx"] = self.context_length
         transport = CancellableTransport(self._pool, cancel)
         client = self._ollama.Client(host=self.host, timeout=self.timeout_s, transport=transport)
         done = False
+        tools = list(options.tools) if self.supports_tools else None
         try:
             with cancel.hook(transport.shut):
-                response = client.chat(model=self.model, messages=payload, stream=True, options=sampling)
+                response = client.chat(
+                    model=self.model, messages=payload, stream=True, options=sampling, tools=tools
+                )
                 for part in response:
                     if cancel.is_set():
                         return
                     text = part.message.content if part.message else ""
                     if text:
                         yield TextDelta(text)
+                    for call in (part.message.tool_calls if part.message else None) or ():
+                        yield ToolCallItem(call.function.name, dict(call.function.arguments or {}))
                     if part.done:
                         done = True
                         info.prompt_tokens, info.reply_tokens = part.prompt_eval_count, part.eval_count
@@ -156,6 +163,24 @@ class OllamaBackend(StreamingBackend):
             client.close()
         if not done and not cancel.is_set():
             raise BackendError(f"Ollama at {self.host} ended the reply before it was complete")
+
+    def extract(self, messages: Sequence[Message], schema: dict, cancel: Cancel) -> dict | None:
+        """A JSON object under `schema` (Ollama's structured output, `format`) answering `messages`."""
+        transport = CancellableTransport(self._pool, cancel)
+        client = self._ollama.Client(host=self.host, timeout=self.timeout_s, transport=transport)
+        try:
+            with cancel.hook(transport.shut):
+                answer = client.chat(
+                    model=self.model, messages=_payload(messages), format=schema, options={"temperature": 0.0}
+                )
+            value = json.loads(answer.message.content or "")
+        except (self._ollama.ResponseError, httpx.HTTPError, ConnectionError, ValueError) as exc:
+            if cancel.is_set():
+                return None
+            raise self._failure(exc) from exc
+        finally:
+            client.close()
+        return value if isinstance(value, dict) else None
 
     def _failure(self, exc: Exception) -> BackendError:
         """The `BackendError` for what the client raised while streaming."""
@@ -176,6 +201,18 @@ class OllamaBackend(StreamingBackend):
 
     def describe(self) -> str:
         return f"Ollama model {self.model} at {self.host}"
+
+
+def _payload(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    payload = []
+    for m in messages:
+        item: dict[str, Any] = {"role": m.role, "content": m.content}
+        if m.images:
+            item["images"] = list(m.images)
+        if m.tool_calls:
+            item["tool_calls"] = list(m.tool_calls)
+        payload.append(item)
+    return payload
 
 
 def build(config: LlmConfig) -> OllamaBackend:

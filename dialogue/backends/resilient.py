@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 
@@ -35,6 +35,7 @@ from dialogue.backends.base import (
     TextStreaming,
     open_stream,
 )
+from dialogue.messages import Message
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,17 @@ class ResilientBackend(TextStreaming):
 
     def describe(self) -> str:
         return self.primary.describe()
+
+    def extract(self, messages: Sequence[Message], schema: dict, cancel: Cancel) -> dict | None:
+        """Structured extraction by whichever model answers now: the primary, or during an outage the
+        fallback (once it is built); None when neither can."""
+        with self._lock:
+            answering = self._fallback if self._down_until is not None and self._fallback else self.primary
+        extract = getattr(answering, "extract", None)
+        try:
+            return extract(messages, schema, cancel) if extract is not None else None
+        except BackendError:
+            return None
 
     def open_stream(
         self, prepare: Prepare, options: GenerationOptions, info: StreamInfo, cancel: Cancel

@@ -18,6 +18,7 @@ from hark.commands import (
     settings,
     stats,
     talk,
+    tools,
     transcribe,
 )
 
@@ -40,4 +41,5 @@ COMMANDS = (
     memory,
     privacy,
     feedback,
+    tools,
 )

@@ -16,6 +16,7 @@ from hark.commands.common import (
     GROUNDING,
     LLM,
     add_config_args,
+    add_json_arg,
     add_resume_arg,
     check_message,
     config_from_args,
@@ -37,6 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--image", action="append", default=[], metavar="PATH", help="an image for your first message"
     )
     add_resume_arg(p)
+    add_json_arg(p)
     add_config_args(p, *LLM, *CONVERSATION, *GROUNDING)
     p.set_defaults(run=run)
 
@@ -48,7 +50,7 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     manager = assembly.build_manager(config, reporter, resume=args.resume)
     try:
         if manager.conversation_id is None:
-            print(manager.persona.greeting, flush=True)
+            greet(manager, reporter)
         reporter.info(HELP)
         Repl(manager, reporter, images, config).run()
     finally:
@@ -56,6 +58,13 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     if manager.conversation_id is not None:
         reporter.info(f"saved as conversation {manager.conversation_id}: continue it with --resume")
     return 0
+
+
+def greet(manager: DialogueManager, reporter: Reporter) -> None:
+    if reporter.json_mode:
+        reporter.event({"event": "announcement", "turn_id": 0, "text": manager.persona.greeting})
+    else:
+        print(manager.persona.greeting, flush=True)
 
 
 class Repl:
@@ -93,7 +102,7 @@ class Repl:
             self.manager.reset()
             self.images = []
             self.reporter.info("(conversation forgotten)")
-            print(self.manager.persona.greeting, flush=True)
+            greet(self.manager, self.reporter)
         elif name == "/image":
             try:
                 image = open_image(rest.strip().strip("'\""), allow_private=self.allow_private)
@@ -116,15 +125,20 @@ class Repl:
         self.images = []
         pieces = turn.pieces()
         interrupted = False
+        shown = not self.reporter.json_mode  # under --json, stdout holds only events (tool calls, the reply)
         try:
             for piece in pieces:
-                sys.stdout.write(piece)
-                sys.stdout.flush()
+                if shown:
+                    sys.stdout.write(piece)
+                    sys.stdout.flush()
         except KeyboardInterrupt:  # Ctrl-C stops the reply, not the session
             interrupted = True
         finally:
             pieces.close()
-            print(flush=True)
+            if shown:
+                print(flush=True)
         turn.finish(interrupted=interrupted)
         if turn.sources:
             self.reporter.info(source_line(turn.sources))
+        if not shown:
+            self.reporter.event({"event": "reply", "turn_id": turn.turn_id, "text": turn.record.reply})

@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass
 from dialogue.backends.base import BackendError
 from dialogue.backends.embedded import bundled_model_path
 from dialogue.backends.ollama_backend import OllamaBackend
+from dialogue.tools.registry import ToolRegistry
+from dialogue.tools.toolbox import Toolbox
 from hark.assembly import llm_config
 from hark.commands.common import LLM, add_config_args, add_json_arg, config_from_args
 from hark.config import HarkConfig
@@ -116,8 +118,37 @@ def check_ollama(settings: HarkConfig) -> list[Check]:
     return checks
 
 
+def check_tools(settings: HarkConfig) -> list[Check]:
+    """Each `[[tools.mcp]]` server: started, its tools listed, stopped again."""
+    from hark.tools.mcp_client import connect_servers  # the `mcp` client only when servers are configured
+
+    if not settings.tools.enabled or not settings.tools.mcp:
+        return []
+    toolbox = Toolbox(ToolRegistry())
+    try:
+        connect_servers(toolbox, settings.tools.mcp)
+        checks = []
+        for server in settings.tools.mcp:
+            names = sorted(t.name for t in toolbox.registry.tools() if t.source == server.name)
+            problem = toolbox.status.get(server.name)
+            where = server.url or " ".join(server.command)
+            detail = problem or f"{where}: {len(names)} tool(s): {', '.join(names) or 'none'}"
+            checks.append(
+                Check(
+                    f"mcp server {server.name}",
+                    problem is None,
+                    detail,
+                    "" if problem is None else f"run it by hand: {where}",
+                )
+            )
+        return checks
+    finally:
+        toolbox.close()
+
+
 def run(args: argparse.Namespace, reporter: Reporter) -> int:
-    checks = [*check_audio(), *check_models(), *check_ollama(config_from_args(args))]
+    config = config_from_args(args)
+    checks = [*check_audio(), *check_models(), *check_ollama(config), *check_tools(config)]
     for c in checks:
         if args.json:
             print(json.dumps(asdict(c)))

@@ -106,7 +106,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def make_manager(config: HarkConfig, reporter: Reporter) -> DialogueManager:
     """The manager the suite talks to, wired exactly as the other commands wire theirs (persona, config,
     guardrails, memory, recovery, vision). Evaluation conversations are not the user's: never saved."""
-    return assembly.build_manager(config, reporter, keep=False)
+    return assembly.build_manager(config, reporter, keep=False, tool_events=False)  # stdout: the results
 
 
 def run(args: argparse.Namespace, reporter: Reporter) -> int:

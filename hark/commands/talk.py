@@ -145,6 +145,7 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
         processors=processors,
         turn_model=turn_model,
     )
+    assembly.announce_reminders(manager, loop)
     if not args.input:
         loop.say(manager.persona.greeting)
         reporter.info("listening; press Ctrl-C to stop")

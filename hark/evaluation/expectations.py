@@ -67,6 +67,11 @@ class Outcome:
     """The knowledge passages the model was given (`{"title", "path", "chunk"}`)."""
     loop: LoopTurn | None = None
     """What the voice loop did, for a turn played through it (an acoustic scene)."""
+    tools_called: tuple[str, ...] = ()
+    """The tools the turn called, in order."""
+    flow: str | None = None
+    slots: Mapping[str, Any] = field(default_factory=dict)
+    """The dialogue flow the turn was part of, and its slots after the turn."""
 
     @property
     def dialogue(self) -> tuple[Exchange, ...]:
@@ -442,6 +447,45 @@ class Expectation(Protocol):
     def check(self, outcome: Outcome, services: Services) -> Check: ...
 
 
+@dataclass(frozen=True)
+class ToolCalled:
+    name: str
+    key: ClassVar[str] = "tool_called"
+
+    def check(self, outcome: Outcome, services: Services) -> Check:
+        called = ", ".join(outcome.tools_called) or "no tool"
+        status = Status.PASS if self.name in outcome.tools_called else Status.FAIL
+        return Check(self.key, status, f"called {called}")
+
+
+@dataclass(frozen=True)
+class InFlow:
+    name: str
+    key: ClassVar[str] = "flow"
+
+    def check(self, outcome: Outcome, services: Services) -> Check:
+        status = Status.PASS if outcome.flow == self.name else Status.FAIL
+        return Check(self.key, status, f"in flow {outcome.flow}" if outcome.flow else "in no flow")
+
+
+@dataclass(frozen=True)
+class Slots:
+    """Each named slot has the value (compared as text: `4` and "4" are the same slot value)."""
+
+    values: tuple[tuple[str, str], ...]
+    key: ClassVar[str] = "slots"
+
+    def check(self, outcome: Outcome, services: Services) -> Check:
+        wrong = [
+            f"{name}={outcome.slots.get(name)!r} (expected {value!r})"
+            for name, value in self.values
+            if str(outcome.slots.get(name)) != value
+        ]
+        if wrong:
+            return Check(self.key, Status.FAIL, "; ".join(wrong))
+        return Check(self.key, Status.PASS, ", ".join(f"{n}={v}" for n, v in self.values))
+
+
 def model_answered(outcome: Outcome) -> Check | None:
     """A failed model call fails the turn whatever else was expected: neither the apology nor a fallback
     model's answer is what the suite is testing."""
@@ -462,6 +506,7 @@ class Kind(Enum):
     BOOL = "true or false"
     FRACTION = "a number from 0 to 1"
     SECONDS = "a positive number of seconds"
+    VALUES = "a mapping of names to values"
 
 
 EXPECT_KEYS: dict[str, Kind] = {
@@ -483,6 +528,9 @@ EXPECT_KEYS: dict[str, Kind] = {
     "self_interruption": Kind.BOOL,
     "first_audio_max_s": Kind.SECONDS,
     "wer_max": Kind.FRACTION,
+    "tool_called": Kind.TEXT,
+    "flow": Kind.TEXT,
+    "slots": Kind.VALUES,
 }
 LOOP_KEYS = ("cut_off", "end_of_turn_delay_max_s", "interrupted", "self_interruption", "first_audio_max_s")
 """Expectations measured on the voice loop: a turn with any of them is played through it."""
@@ -543,6 +591,12 @@ def build(values: Mapping[str, Any], spoken: bool, said: str | None = None) -> l
             made.append(_LOOP_CHECKS[key](value))
         elif key == "wer_max":
             made.append(WerMax(said if said is not None else values["transcript"], value))
+        elif key == "tool_called":
+            made.append(ToolCalled(value))
+        elif key == "flow":
+            made.append(InFlow(value))
+        elif key == "slots":
+            made.append(Slots(value))
     return made
 
 

@@ -361,6 +361,9 @@ class Runner:
             history=history,
             loop=loop,
             sources=sources,
+            tools_called=tuple(call["name"] for call in record.tool_calls),
+            flow=record.flow,
+            slots=record.slots,
         )
         checks = [e.check(outcome, self.pipeline.services) for e in turn.expectations]
         if (failure := model_answered(outcome)) is not None:

@@ -329,6 +329,10 @@ class _Reader:
         if kind is Kind.TEXTS:
             items = self.sequence(node, key.value) if isinstance(node, SequenceNode) else [node]
             return tuple(self.text((key, item)) for item in items)
+        if kind is Kind.VALUES and isinstance(node, MappingNode) and node.value:
+            return tuple(
+                (self.text((k, k)), str(self._constructor.construct_object(v))) for k, v in node.value
+            )
         value = self._constructor.construct_object(node) if isinstance(node, ScalarNode) else None
         if kind is Kind.BOOL and isinstance(value, bool):
             return value

@@ -227,6 +227,7 @@ class KioskService:
                 processors=processors,
                 reporter=reporter,
             )
+            assembly.announce_reminders(manager, loop)
             return self._run_loop(loop, player)
         finally:
             if player is not None:

@@ -1,0 +1,1 @@
+"""Tool sources that need more than the dialogue package: MCP servers."""
