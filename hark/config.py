@@ -164,6 +164,20 @@ class LoggingSettings:
     """Include what visitors and Hark said; false logs only word counts."""
 
 
+@dataclass(frozen=True)
+class ServeSettings:
+    host: str = _setting("127.0.0.1", "a host name or address", lambda v: bool(v.strip()))
+    port: int = _whole(8780, 0, 65535)
+    token: str = ""
+    """Empty: a random token is made at start and printed with the page's address."""
+    origins: tuple[str, ...] = ()
+    """Pages allowed to open the socket besides the server's own (e.g. "https://kiosk.example")."""
+    max_sessions: int = _whole(4, 1, 256)
+    max_utterance_s: float = _between(15.0, 1, 120)
+    max_message_bytes: int = _whole(2_000_000, 4096, 50_000_000)
+    max_messages_per_s: float = _positive(60.0)
+
+
 SECTIONS: dict[str, type] = {
     "audio": AudioSettings,
     "vad": VadSettings,
@@ -177,6 +191,7 @@ SECTIONS: dict[str, type] = {
     "privacy": PrivacySettings,
     "kiosk": KioskSettings,
     "logging": LoggingSettings,
+    "serve": ServeSettings,
 }
 """Every section, in the order of the documented `hark.toml`."""
 _TYPE_MEANS = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
@@ -207,6 +222,7 @@ class HarkConfig:
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     kiosk: KioskSettings = field(default_factory=KioskSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    serve: ServeSettings = field(default_factory=ServeSettings)
     source: str = "defaults"
     """The file it was read from, or "defaults"."""
     origins: Mapping[str, Origin] = field(default_factory=dict)

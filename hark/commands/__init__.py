@@ -11,6 +11,7 @@ from hark.commands import (
     kiosk,
     personas,
     say,
+    serve,
     settings,
     stats,
     talk,
@@ -32,4 +33,5 @@ COMMANDS = (
     stats,
     kiosk,
     settings,
+    serve,
 )
