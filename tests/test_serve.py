@@ -4,7 +4,6 @@ test in Chromium, `test_serve_browser.py`, uses the embedded model)."""
 from __future__ import annotations
 
 import asyncio
-import json
 
 import aiohttp
 import numpy as np
@@ -117,7 +116,9 @@ def test_the_socket_checks_the_origin(transcriber, speaker):
 
 
 def test_bad_input_is_refused_with_a_reason(transcriber, speaker):
-    with running_server(echo_backend(), transcriber, speaker, config(max_message_bytes=8192, max_sessions=8)) as (base, app):
+    with running_server(
+        echo_backend(), transcriber, speaker, config(max_message_bytes=8192, max_sessions=8)
+    ) as (base, app):
 
         async def session_refused(first: dict | None, then: str | bytes | None) -> tuple[int | None, str]:
             async with aiohttp.ClientSession() as http:
@@ -228,28 +229,25 @@ def wait_for(condition, tries: int = 100) -> bool:
     return condition()
 
 
-def test_an_image_goes_with_the_next_question(transcriber, speaker, tmp_path):
+def test_an_image_goes_with_the_next_question_and_a_bad_one_is_refused(transcriber, speaker, tmp_path):
     from PIL import Image
 
-    seen = echo_backend()
     png = tmp_path / "red.png"
     Image.new("RGB", (64, 48), (220, 20, 20)).save(png)
-    with running_server(seen, transcriber, speaker) as (base, _app):
-        import base64
+    seeing = FakeBackend("It is a red square.", sees_images=True)
+    with running_server(seeing, transcriber, speaker) as (base, _app):
 
-        data = base64.b64encode(png.read_bytes()).decode()
-
-        async def check():
+        async def bad_image():
             async with aiohttp.ClientSession() as http:
                 ws = await started(http, base)
-                await ws.send_json({"type": "image", "data": data})
                 await ws.send_json({"type": "image", "data": "bm90IGFuIGltYWdl"})  # "not an image"
-                events = []
-                while len(events) < 4:
-                    msg = await ws.receive(timeout=10)
-                    events.append(json.loads(msg.data))
+                events = [await ws.receive_json(timeout=10) for _ in range(3)]
                 await ws.close()
                 return events
 
-        kinds = [(e["event"], e.get("kind")) for e in asyncio.run(check())]
-        assert ("image", None) in kinds and ("error", "image") in kinds
+        answer = asyncio.run(converse(base, TOKEN, spoken(speaker, "What is this?"), image=png.read_bytes()))
+        refused = asyncio.run(bad_image())
+    asked = [m for m in seeing.seen[-1] if m.role == "user"][-1]
+    assert asked.images and "what" in asked.content.lower()
+    assert answer.of("image") and "red square" in answer.reply
+    assert any(e["event"] == "error" and e["kind"] == "image" for e in refused)

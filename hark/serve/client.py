@@ -8,6 +8,7 @@ question has been sent to the moment the first reply audio arrives (network incl
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from dataclasses import dataclass, field
 
@@ -58,10 +59,11 @@ async def converse(
     *,
     tail_s: float = 1.5,
     start: dict | None = None,
+    image: bytes | None = None,
     timeout_s: float = 90.0,
 ) -> Exchange:
     """Say `speech` (16 kHz int16) in real time, then wait for the reply's `metrics` event (or `timeout_s`,
-    or the server closing). `start` adds to the start message (e.g. a wrong `sample_rate`)."""
+    or the server closing). `start` adds to the start message; `image` goes with the question."""
     audio = np.concatenate([speech.astype(np.int16), np.zeros(int(tail_s * SAMPLE_RATE), np.int16)])
     loud = audible(speech)
     eos_offset_s = (int(loud[-1]) + 1) / SAMPLE_RATE if loud.size else speech.size / SAMPLE_RATE
@@ -72,6 +74,8 @@ async def converse(
         http.ws_connect(socket_url(base), headers=headers, max_msg_size=0) as ws,
     ):
         await ws.send_json({"type": "start", "sample_rate": SAMPLE_RATE, **(start or {})})
+        if image is not None:
+            await ws.send_json({"type": "image", "data": base64.b64encode(image).decode()})
         began = time.monotonic()
         sender = asyncio.create_task(_send_paced(ws, audio, began))
         try:
