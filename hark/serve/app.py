@@ -175,8 +175,10 @@ class _Connection:
             self.loop.call_soon_threadsafe(self._enqueue, item)
 
     def _enqueue(self, item: bytes | dict | None) -> None:
-        if self.outbox.qsize() >= OUTBOX_LIMIT and self._refusal is None:
-            self._refuse(Refusal(WSCloseCode.POLICY_VIOLATION, "the client does not read what Hark sends"))
+        if self.outbox.qsize() >= OUTBOX_LIMIT:
+            if self._refusal is None:
+                unread = "the client does not read what Hark sends"
+                self._refuse(Refusal(WSCloseCode.POLICY_VIOLATION, unread))
             return
         self.outbox.put_nowait(item)
 
