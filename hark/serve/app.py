@@ -36,6 +36,7 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from dialogue.errors import DialogueError
+from dialogue.persona import Persona
 from hark.config import HarkConfig, ServeSettings
 from hark.errors import UserError
 from hark.report import Reporter
@@ -84,7 +85,7 @@ class ServeApp:
         self.sessions: dict[int, Session] = {}
         self._open = 0
         """Sockets holding a session slot (counted from acceptance, before their session exists)."""
-        self._ids = itertools.count(1)
+        self.ids = itertools.count(1)
         self._sockets: set[web.WebSocketResponse] = set()
 
     def build(self) -> web.Application:
@@ -212,7 +213,10 @@ class _Connection:
             }
             self._enqueue({"event": "hello", "input_rate": SAMPLE_RATE, "limits": limits})
             start = await self._start_message()
-            self.session = await self.loop.run_in_executor(None, self._open_session, start)
+            persona = await self.loop.run_in_executor(None, self._persona, start)
+            self.session = await self.loop.run_in_executor(None, self._new_session, persona)
+            self.app.sessions[self.session.id] = self.session
+            self.app.reporter.info(f"session {self.session.id} started ({len(self.app.sessions)} open)")
             rate = self.app.models.speaker.sample_rate
             self._enqueue({"event": "ready", "session": self.session.id, "output_rate": rate})
             self.session.start(greet=bool(start.get("greet", False)))
@@ -228,7 +232,7 @@ class _Connection:
             msg = await self.ws.receive(timeout=START_TIMEOUT_S)
         except asyncio.TimeoutError:
             raise Refusal(WSCloseCode.POLICY_VIOLATION, "no start message within 10 s") from None
-        start = self._json(msg) if msg.type == WSMsgType.TEXT else None
+        start = self._json(msg.data) if msg.type == WSMsgType.TEXT else None
         if start is None or start.get("type") != "start":
             raise Refusal(WSCloseCode.PROTOCOL_ERROR, 'the first message must be {"type": "start", ...}')
         rate = start.get("sample_rate")
@@ -239,16 +243,17 @@ class _Connection:
             )
         return start
 
-    def _open_session(self, start: dict) -> Session:
+    @staticmethod
+    def _persona(start: dict) -> Persona | None:
         try:
-            persona = session_persona(start.get("persona"))
+            return session_persona(start.get("persona"))
         except (UserError, DialogueError) as exc:
             raise Refusal(WSCloseCode.POLICY_VIOLATION, str(exc)) from exc
-        session_id = next(self.app._ids)
-        session = Session(session_id, self.app.config, self.app.models, self._queue, self._queue, persona)
-        self.app.sessions[session_id] = session
-        self.app.reporter.info(f"session {session_id} started ({len(self.app.sessions)} open)")
-        return session
+
+    def _new_session(self, persona: Persona | None) -> Session:
+        """Built off the event loop: it starts the session's threads and its voice activity detector."""
+        app = self.app
+        return Session(next(app.ids), app.config, app.models, self._queue, self._queue, persona)
 
     async def _receive(self) -> None:
         async for msg in self.ws:
@@ -284,7 +289,7 @@ class _Connection:
             raise Refusal(WSCloseCode.POLICY_VIOLATION, "audio arrives faster than real time")
 
     def _control(self, text: str) -> None:
-        message = self._json_text(text)
+        message = self._json(text)
         kind = message.get("type") if message else None
         assert self.session is not None
         if kind == "end":
@@ -307,11 +312,7 @@ class _Connection:
         self._enqueue({"event": "image", "bytes": len(image)})
 
     @staticmethod
-    def _json(msg: Any) -> dict | None:
-        return _Connection._json_text(msg.data)
-
-    @staticmethod
-    def _json_text(text: str) -> dict | None:
+    def _json(text: str) -> dict | None:
         try:
             value = json.loads(text)
         except ValueError:

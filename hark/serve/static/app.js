@@ -172,7 +172,11 @@ $("stop").addEventListener("click", () => {
 });
 function hold(down) {
   if (!state.ws) return;
-  if (down) { state.pushToTalk = true; flush(); }
+  if (down) {  // from now on the microphone is sent only while the button is held
+    state.pushToTalk = true;
+    flush();
+    state.ws.send(JSON.stringify({ type: "interrupt" }));
+  }
   if (!down && state.held) state.ws.send(JSON.stringify({ type: "end" }));
   state.held = down;
   $("talk").classList.toggle("held", down);
