@@ -134,7 +134,8 @@ class Session:
     def close(self) -> None:
         """Stop listening and replying, and free the session (blocking: call it off the event loop)."""
         self.loop.stop()
-        self._thread.join(STOP_WAIT_S)
+        if self._thread.ident is not None:  # started
+            self._thread.join(STOP_WAIT_S)
         self.player.close()
         self.manager.close()
 
