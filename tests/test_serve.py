@@ -4,6 +4,7 @@ test in Chromium, `test_serve_browser.py`, uses the embedded model)."""
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import aiohttp
 import numpy as np
@@ -251,3 +252,28 @@ def test_an_image_goes_with_the_next_question_and_a_bad_one_is_refused(transcrib
     assert asked.images and "what" in asked.content.lower()
     assert answer.of("image") and "red square" in answer.reply
     assert any(e["event"] == "error" and e["kind"] == "image" for e in refused)
+
+
+def test_a_reply_held_up_in_one_session_does_not_hold_up_another(transcriber, speaker):
+    """Sessions have their own reply workers: while one session's model call hangs, another is answered."""
+    release = threading.Event()
+
+    def reply(messages) -> str:
+        if "france" in messages[-1].content.lower():
+            release.wait(120)  # this session's model call hangs until the other one has its answer
+            return "Paris."
+        return "Eight legs."
+
+    with running_server(FakeBackend(reply), transcriber, speaker) as (base, _app):
+
+        async def both():
+            stuck = asyncio.create_task(converse(base, TOKEN, spoken(speaker, FRANCE)))
+            other = await converse(base, TOKEN, spoken(speaker, SPIDER))
+            answered_while_stuck = not stuck.done()
+            release.set()
+            return other, answered_while_stuck, await stuck
+
+        other, answered_while_stuck, stuck = asyncio.run(both())
+    assert "eight legs" in other.reply.lower() and other.audio_bytes > 0
+    assert answered_while_stuck
+    assert "paris" in stuck.reply.lower()

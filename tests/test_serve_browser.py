@@ -4,9 +4,14 @@ reply (the embedded model's), and look right on a screenshot."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
+import aiohttp
 import numpy as np
 import pytest
 from audio_fixtures import silence, spoken
+from dialogue_fakes import FakeBackend
 from PIL import Image
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -14,6 +19,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 from serve_helpers import TOKEN, running_server
 
+from hark.config import HarkConfig
+from hark.serve.client import socket_url
 from voice.decode import write_wav
 
 pytestmark = pytest.mark.integration
@@ -81,3 +88,37 @@ def test_the_page_hears_a_question_and_speaks_the_answer(tmp_path, transcriber, 
         int(box["y"]) : int(box["y"] + box["height"]), int(box["x"]) : int(box["x"] + box["width"])
     ]
     assert region.size and (region < 100).mean() > 0.005, "no caption text is visible in the captions box"
+
+
+def test_the_page_says_why_the_server_refused(tmp_path, transcriber, speaker):
+    """With its one session taken by another client, the page shows the server's reason."""
+    microphone = write_wav(tmp_path / "q.wav", silence(2.0))
+    taken, done = threading.Event(), threading.Event()
+    one = HarkConfig().replaced("serve.max_sessions", 1)
+    with running_server(FakeBackend(), transcriber, speaker, one) as (base, _app):
+
+        async def occupy():
+            async with aiohttp.ClientSession() as http:
+                ws = await http.ws_connect(socket_url(base), headers={"Authorization": f"Bearer {TOKEN}"})
+                await ws.send_json({"type": "start", "sample_rate": 16000})
+                taken.set()
+                while not done.is_set():
+                    await asyncio.sleep(0.1)
+                await ws.close()
+
+        holder = threading.Thread(target=asyncio.run, args=(occupy(),))
+        holder.start()
+        driver = chromium(tmp_path / "profile", microphone)
+        try:
+            assert taken.wait(30)
+            driver.get(f"{base}/?token={TOKEN}")
+            driver.find_element(By.ID, "start").click()
+            status = driver.find_element(By.ID, "status")
+            WebDriverWait(driver, WAIT_S, poll_frequency=0.2).until(lambda _d: "busy" in status.text)
+            refused = status.get_attribute("class"), status.text
+        finally:
+            driver.quit()
+            done.set()
+            holder.join(30)
+    assert "refused" in refused[0]
+    assert "1013" in refused[1] and "try again later" in refused[1]

@@ -140,7 +140,7 @@ class ServeApp:
         ws = web.WebSocketResponse(max_msg_size=self.settings.max_message_bytes, heartbeat=20.0)
         await ws.prepare(request)
         if self._open >= self.settings.max_sessions:
-            reason = f"Hark is busy: {self._open} sessions already (max_sessions); try again later"
+            reason = f"Hark is busy: all {self._open} sessions are in use; try again later"
             await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=reason.encode())
             return ws
         self._open += 1
