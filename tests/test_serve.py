@@ -4,6 +4,7 @@ test in Chromium, `test_serve_browser.py`, uses the embedded model)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 
 import aiohttp
@@ -121,33 +122,36 @@ def test_bad_input_is_refused_with_a_reason(transcriber, speaker):
         echo_backend(), transcriber, speaker, config(max_message_bytes=8192, max_sessions=8)
     ) as (base, app):
 
-        async def session_refused(first: dict | None, then: str | bytes | None) -> tuple[int | None, str]:
+        async def session_refused(first: dict | None, *then: str | bytes) -> tuple[int | None, str]:
             async with aiohttp.ClientSession() as http:
                 ws = await connect(http, base)
                 if first is not None:
                     await ws.send_json(first)
-                if isinstance(then, bytes):
-                    await ws.send_bytes(then)
-                elif then is not None:
-                    await ws.send_str(then)
+                for message in then:
+                    if isinstance(message, bytes):
+                        await ws.send_bytes(message)
+                    else:
+                        await ws.send_str(message)
                 return await refusal(ws)
 
         async def check():
             start = {"type": "start", "sample_rate": SAMPLE_RATE}
             return await asyncio.gather(
-                session_refused({"type": "start", "sample_rate": 44100}, None),
-                session_refused({"type": "hello"}, None),
+                session_refused({"type": "start", "sample_rate": 44100}),
+                session_refused({"type": "hello"}),
                 session_refused(start, "not json at all"),
                 session_refused(start, b"\x01\x02\x03"),
                 session_refused(start, bytes(20_000)),
+                session_refused(start, *[json.dumps({"type": "interrupt"})] * 200),
             )
 
-        rate, protocol, garbage, odd, big = asyncio.run(check())
+        rate, protocol, garbage, odd, big, chatty = asyncio.run(check())
         assert rate[0] == 1003 and "16000" in rate[1]
         assert protocol[0] == 1002 and "start" in protocol[1]
         assert garbage[0] == 1003 and "unknown message" in garbage[1]
         assert odd[0] == 1003 and "16-bit" in odd[1]
         assert big[0] == 1009
+        assert chatty[0] == 1008 and "messages a second" in chatty[1]
         assert wait_for(lambda: not app.sessions)
 
 
