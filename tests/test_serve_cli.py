@@ -44,4 +44,3 @@ def test_serve_prints_its_address_serves_the_page_and_stops_on_sigterm():
     finally:
         process.kill()
         process.wait()
-
