@@ -122,3 +122,26 @@ def test_the_page_says_why_the_server_refused(tmp_path, transcriber, speaker):
             holder.join(30)
     assert "refused" in refused[0]
     assert "1013" in refused[1] and "try again later" in refused[1]
+
+
+def test_a_camera_snapshot_is_sent_for_the_next_question(tmp_path, transcriber, speaker):
+    """Chromium's fake camera stands in for a real one: the snapshot reaches the server as an image."""
+    microphone = write_wav(tmp_path / "q.wav", silence(2.0))
+    with running_server(FakeBackend(), transcriber, speaker) as (base, app):
+        driver = chromium(tmp_path / "profile", microphone)
+        try:
+            driver.get(f"{base}/?token={TOKEN}")
+            driver.find_element(By.ID, "start").click()
+            wait = WebDriverWait(driver, WAIT_S, poll_frequency=0.2)
+            camera = driver.find_element(By.ID, "camera")
+            wait.until(lambda _d: camera.is_enabled())
+            camera.click()
+            status = driver.find_element(By.ID, "status")
+            wait.until(lambda _d: "Image attached" in status.text)
+            shown = driver.find_element(By.ID, "snapshot").is_displayed()
+            (session,) = app.sessions.values()
+            attached = session.conversation._image
+        finally:
+            driver.quit()
+    assert shown
+    assert attached is not None and attached[:2] == b"\xff\xd8"  # a JPEG
