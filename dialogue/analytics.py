@@ -122,10 +122,19 @@ class Analytics:
         now = self._clock()
         self._purged_at = now
         before = cutoff(self.retention_days, now)
-        if before is None:
-            return 0
+        return 0 if before is None else self.delete_before(before)
+
+    def delete_before(self, at: float) -> int:
+        """Delete the rows of turns before clock time `at`; how many were deleted."""
         with self._lock, self._conn:
-            return self._conn.execute("DELETE FROM turns WHERE at < ?", (before,)).rowcount
+            return self._conn.execute("DELETE FROM turns WHERE at < ?", (at,)).rowcount
+
+    def export(self) -> list[dict]:
+        """Every stored turn, oldest first, as plain data."""
+        with self._lock:
+            cursor = self._conn.execute("SELECT * FROM turns ORDER BY id")
+            names = [column[0] for column in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def close(self) -> None:
         with self._lock:

@@ -1,56 +1,55 @@
 """Guardrails: checks on what the user says and on what the model answers, and PII redaction for logs.
 
-Input checks (blocked topics, prompt-injection patterns) run before any model call. Output checks (system
-prompt leakage, blocked topics and phrases) run on the streamed reply: `OutputGuard` releases it word by word,
-each word only once the reply up to it passed the checks. A match is therefore never released whole (the
-word that completes it is held), at the cost of one token of delay: holding whole clauses instead would
-delay the voice loop's first spoken clause, which is cut a few words after a comma.
+Input checks (blocked topics, prompt-injection patterns on the normalised and decoded text: see
+`dialogue.injection`) run before any model call. Output checks (the system prompt repeated verbatim or in
+pieces: see `dialogue.leakage`; the model claiming an imposed role; blocked topics and phrases) run on the
+streamed reply, before the shaper and TTS see it: `OutputGuard` releases it word by word, each word only once
+the reply up to it passed the checks. A match is therefore never released whole (the word that completes it
+is held), at the cost of one token of delay: holding whole clauses instead would delay the voice loop's first
+spoken clause, which is cut a few words after a comma.
+
+Every regular expression here is linear-time in the text length (no nested unbounded quantifiers, matches
+anchored at token starts), so a pasted 100k-character token costs milliseconds, not minutes.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
 from dialogue.errors import DialogueError, reject_unknown_keys
+from dialogue.injection import INJECTION_PATTERNS, normalise, variants
+from dialogue.leakage import LeakScan, profile
 
-INJECTION_PATTERNS: dict[str, str] = {
-    "ignore_instructions": (
-        r"\b(?:ignore|disregard|forget|override|bypass)\s+(?:all\s+|any\s+)?(?:of\s+)?"
-        r"(?:your|the\s+(?:previous|above|prior|earlier|system)|previous|prior|above|earlier|system|these|those)"
-        r"\s+(?:\w+\s+)?(?:instructions?|rules|guidelines|prompts?|directives|programming)\b"
-    ),
-    "reveal_instructions": (
-        r"\b(?:reveal|show|print|repeat|recite|display|output|tell\s+me|what(?:'s|\s+is|\s+are|\s+were)|"
-        r"give\s+me|share|leak|read\s+out)\b[^.?!]{0,30}?"
-        r"(?:\bsystem\s+(?:prompt|message)|\b(?:your|hidden|initial|original|secret|previous)\s+"
-        r"(?:instructions|prompt|rules|guidelines|directives))\b"
-    ),
-    "role_override": (
-        r"\b(?:you\s+are\s+now\s+(?:an?\s+)?(?:unrestricted|unfiltered|jailbroken|evil|DAN)|"
-        r"pretend\s+(?:that\s+)?you\s+(?:have|had)\s+no\s+(?:rules|restrictions|guidelines)|"
-        r"developer\s+mode|jailbreak|do\s+anything\s+now)\b"
-    ),
-}
-"""Built-in prompt-injection patterns (case-insensitive), by name; the name is reported as the rule."""
+__all__ = ["INJECTION_PATTERNS", "GuardrailConfig", "Guardrails", "OutputGuard", "Verdict", "redact_pii"]
 
-LEAK_NGRAM_WORDS = 6
-"""A reply that repeats this many consecutive words of the system prompt is leaking it."""
+ROLE_CLAIM = re.compile(
+    r"\b(?:i\s+am|i'm|call\s+me)\s+(?:now\s+)?(?:dan|an?\s+(?:unrestricted|unfiltered|uncensored|jailbroken)"
+    r"\b)\b|\bdan\s+here\b"
+    r"|\b(?:i|i've|i'm)\s+(?:now\s+)?(?:have\s+no|got\s+no|no\s+longer\s+have|free\s+(?:of|from)|am\s+free\s+"
+    r"(?:of|from)|not\s+bound\s+by|am\s+not\s+bound\s+by)\s+(?:any\s+)?(?:rules|restrictions|limits|"
+    r"limitations|filters|guidelines)\b"
+    r"|\b(?:dan|jailbreak|unfiltered|unrestricted)\s+mode\s+(?:is\s+)?(?:on|enabled|activated|engaged)\b"
+    r"|\bdeveloper\s+mode\s+(?:enabled|activated|engaged)\b"  # the jailbreak's confirmation, not a phone's
+    r"|\bi\s+can\s+(?:now\s+)?do\s+anything\s+now\b"
+)
+"""A reply taking on a role the user tried to impose ("I am DAN", "I have no rules now"), on normalised text:
+caught here when the input check missed the set-up, so the role is never voiced."""
+
 HOLD_MAX_CHARS = 80
 """Longest text held back waiting for the end of a word (a URL, say); beyond it, it is released as is."""
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]++@[A-Za-z0-9-][A-Za-z0-9.-]*+")
+"""An address candidate: a possessive match that starts only where a token starts, so no backtracking; its
+domain is checked by `_email`."""
 _CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
 _PHONE = re.compile(
     r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,5}(?:[\s.-]\d{2,5}){1,4}(?![\w-])"
     r"|(?<![\w+])\+?\d{10,15}(?!\w)"
 )
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_WORD = re.compile(r"[a-z0-9']+")
-_LAST_SPACE = re.compile(r"\s(?=\S*\Z)")
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -61,6 +60,18 @@ def _luhn_ok(digits: str) -> bool:
             d = d * 2 - 9 if d > 4 else d * 2
         total += d
     return total % 10 == 0
+
+
+def _email(match: re.Match[str]) -> str:
+    """`[email]` when the domain has a dot and ends in a letters-only top-level label (a final dot stays)."""
+    candidate = match.group()
+    full = candidate.partition("@")[2]
+    domain = full.rstrip(".-")
+    labels = domain.split(".")
+    tld = labels[-1]
+    if len(labels) >= 2 and all(labels) and len(tld) >= 2 and tld.isascii() and tld.isalpha():
+        return "[email]" + full[len(domain) :]
+    return candidate
 
 
 def _card(match: re.Match[str]) -> str:
@@ -78,7 +89,7 @@ def _phone(match: re.Match[str]) -> str:
 
 def redact_pii(text: str) -> str:
     """Replace email addresses, payment card numbers (Luhn-checked) and phone numbers with placeholders."""
-    text = _EMAIL.sub("[email]", text)
+    text = _EMAIL.sub(_email, text)
     text = _CARD.sub(_card, text)
     return _PHONE.sub(_phone, text)
 
@@ -159,12 +170,15 @@ class Guardrails:
         self._blocked_output = [_compile("blocked_output", p) for p in config.blocked_output]
 
     def check_input(self, text: str) -> Verdict | None:
+        """Injection patterns on the text as typed and on every normalised or decoded variant of it, then
+        blocked topics."""
         if not self.config.enabled:
             return None
+        texts = [text, *variants(text)] if self._injections else []
         for name, pattern in self._injections.items():
-            if pattern.search(text):
+            if any(pattern.search(t) for t in texts):
                 return Verdict(f"injection:{name}")
-        return self._topic(text)
+        return self._topic(text) or self._topic(normalise(text))
 
     def _topic(self, text: str) -> Verdict | None:
         for topic, pattern in self._topics.items():
@@ -173,34 +187,31 @@ class Guardrails:
         return None
 
     def check_output(self, text: str, system_prompt: str) -> Verdict | None:
-        """Check a whole reply so far (`system_prompt`: the persona's, which must not be repeated)."""
-        if not self.config.enabled:
-            return None
-        if self.config.check_leakage and _shingles(text) & _prompt_shingles(system_prompt):
-            return Verdict("output:system_prompt_leak")
-        for pattern in self._blocked_output:
-            if pattern.search(text):
-                return Verdict("output:blocked_content")
-        verdict = self._topic(text)
-        return Verdict(f"output:{verdict.rule}") if verdict else None
+        """Check a whole reply (`system_prompt`: the persona's, which must not be repeated)."""
+        return self._output_check(system_prompt)(text) if self.config.enabled else None
+
+    def _output_check(self, system_prompt: str) -> Callable[[str], Verdict | None]:
+        """A check for one streamed reply: each call gets the reply so far, extending the previous call's."""
+        scan = LeakScan(profile(system_prompt)) if self.config.check_leakage else None
+
+        def check(text: str) -> Verdict | None:
+            if scan is not None and scan.leaks(text):
+                return Verdict("output:system_prompt_leak")
+            if ROLE_CLAIM.search(normalise(text)):
+                return Verdict("output:role_claim")
+            for pattern in self._blocked_output:
+                if pattern.search(text):
+                    return Verdict("output:blocked_content")
+            verdict = self._topic(text)
+            return Verdict(f"output:{verdict.rule}") if verdict else None
+
+        return check
 
     def output_guard(self, system_prompt: str) -> OutputGuard:
-        if not self.config.enabled:
-            return OutputGuard(None)
-        return OutputGuard(lambda text: self.check_output(text, system_prompt))
+        return OutputGuard(self._output_check(system_prompt) if self.config.enabled else None)
 
     def redact(self, text: str) -> str:
         return redact_pii(text) if self.config.redact_pii else text
-
-
-def _shingles(text: str) -> frozenset[tuple[str, ...]]:
-    words = _WORD.findall(text.lower())
-    n = LEAK_NGRAM_WORDS
-    return frozenset(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
-
-
-_prompt_shingles = functools.lru_cache(maxsize=8)(_shingles)
-"""The same for a system prompt, which is checked against every released piece of every reply."""
 
 
 class OutputGuard:
@@ -221,8 +232,7 @@ class OutputGuard:
         if self.verdict is not None:
             return []
         self._held += piece
-        last_space = _LAST_SPACE.search(self._held)
-        cut = last_space.end() if last_space else 0  # after the last complete word
+        cut = _after_last_space(self._held)  # after the last complete word
         if len(self._held) > HOLD_MAX_CHARS:
             cut = len(self._held)
         return self._release(cut) if cut else []
@@ -239,3 +249,11 @@ class OutputGuard:
         self._released += segment
         self._held = self._held[cut:]
         return [segment]
+
+
+def _after_last_space(text: str) -> int:
+    """The index just after the last whitespace character (0 if none), scanning back from the end only."""
+    for i in range(len(text) - 1, -1, -1):
+        if text[i].isspace():
+            return i + 1
+    return 0

@@ -204,15 +204,19 @@ class DialogueTurn:
 
     @property
     def remembered(self) -> bool:
-        """Whether the turn belongs in the history: a real exchange the user heard something of."""
-        return not self.canned and not (self._cancel.is_set() and not self.record.reply)
+        """Whether the turn belongs in the history: a real exchange the user heard something of. A turn a
+        guardrail blocked (at input or in the reply) is not: a role or an instruction it set up must not
+        reach the next model call."""
+        if self.canned or self.record.blocked:
+            return False
+        return not (self._cancel.is_set() and not self.record.reply)
 
 
 class DialogueManager:
     """Conversation state and policy around a chat backend.
 
     A bare manager (`DialogueManager(backend)`) keeps the history in memory only and does not summarise;
-    `hark.dialogue_setup.build_manager` adds the persona, guardrails, summaries, store and analytics.
+    `hark.assembly.build_manager` adds the persona, guardrails, summaries, store and analytics.
     """
 
     def __init__(

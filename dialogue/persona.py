@@ -14,6 +14,9 @@ A persona file:
     rate = 1.0                           # speaking rate, 0.5 to 2.0
 
 The template may use `{name}`, `{style}` and `{rules}` (the rules as lines); write `{{` for a literal brace.
+Only bare placeholders are allowed: no attribute or item access (`{name.__class__}`, `{rules[0]}`), no
+conversion and no format spec (`{name:>999999999}` would build a huge string), since a persona file may come
+from someone other than the person running Hark.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from string import Formatter
 from typing import Any
 
 from dialogue.errors import PersonaError, reject_unknown_keys
@@ -73,17 +77,30 @@ def _text(table: Mapping[str, Any], key: str, where: str, default: str | None = 
     return value.strip()
 
 
-def render(template: str, name: str, style: str, rules: Iterable[str], where: str) -> str:
-    lines = "\n".join(f"- {rule}" for rule in rules)
+def _check_template(template: str, where: str) -> None:
+    """Refuse anything but bare known placeholders, before any formatting is attempted."""
+    allowed = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
     try:
-        return template.format_map({"name": name, "style": style, "rules": lines}).strip()
-    except KeyError as exc:
-        raise PersonaError(
-            f"{where}: unknown placeholder {{{exc.args[0]}}} in system_prompt "
-            f"(use {', '.join('{' + p + '}' for p in PLACEHOLDERS)}; write {{{{ for a brace)"
-        ) from exc
-    except (ValueError, IndexError) as exc:
+        parsed = list(Formatter().parse(template))
+    except ValueError as exc:
         raise PersonaError(f"{where}: malformed system_prompt ({exc}); write {{{{ for a brace") from exc
+    for _literal, field, spec, conversion in parsed:
+        if field is None or (field in PLACEHOLDERS and not spec and not conversion):
+            continue
+        if field and field.isidentifier() and not spec and not conversion:
+            problem = f"unknown placeholder {{{field}}}"
+        else:
+            shown = (
+                "{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+            )
+            problem = f"placeholder {shown} is not allowed (no attributes, indexes, conversions or formats)"
+        raise PersonaError(f"{where}: {problem} in system_prompt (use {allowed}; write {{{{ for a brace)")
+
+
+def render(template: str, name: str, style: str, rules: Iterable[str], where: str) -> str:
+    _check_template(template, where)
+    lines = "\n".join(f"- {rule}" for rule in rules)
+    return template.format_map({"name": name, "style": style, "rules": lines}).strip()
 
 
 def parse_persona(table: Mapping[str, Any], where: str) -> Persona:

@@ -153,10 +153,34 @@ class ConversationStore:
     def purge(self) -> int:
         """Delete the conversations older than the retention period; how many were deleted."""
         before = cutoff(self.retention_days, self._clock())
-        if before is None:
-            return 0
+        return 0 if before is None else self.delete_before(before)
+
+    def delete_before(self, at: float) -> int:
+        """Delete the conversations last touched before clock time `at`; how many were deleted."""
         with self._lock, self._conn:
-            return self._conn.execute("DELETE FROM conversations WHERE updated_at < ?", (before,)).rowcount
+            return self._conn.execute("DELETE FROM conversations WHERE updated_at < ?", (at,)).rowcount
+
+    def delete(self, conversation_id: int) -> None:
+        """Forget one conversation and its messages (a kiosk visit, once the visitor has gone)."""
+        with self._lock, self._conn:
+            self._conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+
+    def export(self) -> list[dict]:
+        """Every stored conversation with its messages, oldest first, as plain data."""
+        with self._lock:
+            conversations = self._conn.execute(
+                "SELECT id, started_at, updated_at, persona, summary FROM conversations ORDER BY id"
+            ).fetchall()
+            messages = self._conn.execute(
+                "SELECT conversation_id, at, role, content FROM messages ORDER BY id"
+            ).fetchall()
+        by_conversation: dict[int, list[dict]] = {}
+        for conversation_id, at, role, content in messages:
+            message = {"at": at, "role": role, "content": content}
+            by_conversation.setdefault(conversation_id, []).append(message)
+        keys = ("id", "started_at", "updated_at", "persona", "summary")
+        out = [dict(zip(keys, row, strict=True)) for row in conversations]
+        return [c | {"messages": by_conversation.get(c["id"], [])} for c in out]
 
     def close(self) -> None:
         with self._lock:

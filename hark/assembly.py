@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dialogue.analytics import Analytics
 from dialogue.backends.base import BackendError, ChatBackend, ModelNotFound
@@ -31,7 +32,7 @@ from vision.describe import describe
 from voice.endpointer import EndpointerConfig
 from voice.loop import Conversation, EventCallback, LoopConfig, TurnTaking, VoiceLoop
 from voice.player import Player
-from voice.ports import FrameProcessor, ProcessorChain
+from voice.ports import FrameProcessor, ProcessorChain, SpeechToText, TextToSpeech
 from voice.silero import SileroConfirmedVad
 from voice.sinks import AudioSink
 from voice.sources import AudioSource
@@ -39,13 +40,34 @@ from voice.stt import SttConfig, Transcriber
 from voice.tts import Speaker, TtsConfig
 from voice.vad import FrameVad, WebRtcVad
 
+if TYPE_CHECKING:
+    from hark.wyoming_server import WyomingServices
+
 T = TypeVar("T")
 
-STT_ENGINES: dict[str, Callable[[SttSettings], Transcriber]] = {
+
+def _remote(what: str, uri: str, engine: str, *args: object) -> Any:
+    """The Wyoming engine `engine` of `voice.wyoming_client`, connected (the `wyoming` package is imported
+    only when it is used); a missing address or an unusable service is the user's to fix."""
+    from voice import wyoming_client
+
+    if not uri:
+        raise UserError(
+            f'{what}.engine = "wyoming" needs the service\'s address: {what}.uri = "tcp://HOST:PORT"'
+        )
+    try:
+        return getattr(wyoming_client, engine)(uri, *args)
+    except wyoming_client.WyomingServiceError as exc:
+        raise UserError(str(exc)) from None
+
+
+STT_ENGINES: dict[str, Callable[[SttSettings], SpeechToText]] = {
     "whisper": lambda s: Transcriber(SttConfig(model=s.model)),
+    "wyoming": lambda s: _remote("stt", s.uri, "WyomingTranscriber"),
 }
-TTS_ENGINES: dict[str, Callable[[TtsSettings, str, float], Speaker]] = {
+TTS_ENGINES: dict[str, Callable[[TtsSettings, str, float], TextToSpeech]] = {
     "piper": lambda _s, voice, rate: Speaker(TtsConfig(voice=voice, rate=rate)),
+    "wyoming": lambda s, _voice, _rate: _remote("tts", s.uri, "WyomingSpeaker", s.voice or None),
 }
 
 
@@ -59,13 +81,14 @@ def timed_load(reporter: Reporter, what: str, load: Callable[[], T]) -> T:
 # ---- speech ------------------------------------------------------------------------------------------
 
 
-def build_transcriber(config: HarkConfig, reporter: Reporter) -> Transcriber:
+def build_transcriber(config: HarkConfig, reporter: Reporter) -> SpeechToText:
     make = STT_ENGINES[config.stt.engine]
     return timed_load(reporter, f"speech recognition ({config.stt.engine})", lambda: make(config.stt))
 
 
-def build_speaker(config: HarkConfig, reporter: Reporter, persona: Persona | None = None) -> Speaker:
-    """The configured voice, else the persona's, else the bundled one."""
+def build_speaker(config: HarkConfig, reporter: Reporter, persona: Persona | None = None) -> TextToSpeech:
+    """The configured voice, else the persona's, else the bundled one (a Wyoming service: its voice name
+    from the configuration, else its default)."""
     voice = config.tts.voice or (persona.voice if persona else None) or TtsConfig.voice
     rate = persona.rate if persona else 1.0
     make = TTS_ENGINES[config.tts.engine]
@@ -80,7 +103,8 @@ def build_speaker(config: HarkConfig, reporter: Reporter, persona: Persona | Non
 def llm_config(config: HarkConfig) -> LlmConfig:
     llm = config.llm
     kwargs: dict = {"backend": llm.backend, "host": llm.ollama_host or None, "timeout_s": llm.timeout_s}
-    if llm.model:
+    kwargs.update(base_url=llm.base_url, api_key_env=llm.api_key_env, sees_images=llm.sees_images)
+    if llm.model or llm.backend == "openai":  # no openai model id: the server's only one
         kwargs["embedded_model" if llm.backend == "embedded" else "model"] = llm.model
     return LlmConfig(**kwargs)
 
@@ -88,25 +112,33 @@ def llm_config(config: HarkConfig) -> LlmConfig:
 def retry_policy(config: HarkConfig) -> RetryPolicy:
     recovery = config.recovery
     return RetryPolicy(
-        attempts=recovery.retries + 1, backoff_s=recovery.backoff_s, cooldown_s=recovery.cooldown_s
+        attempts=recovery.retries + 1,
+        backoff_s=recovery.backoff_s,
+        cooldown_s=recovery.cooldown_s,
+        first_token_timeout_s=config.llm.first_token_timeout_s,
     )
 
 
+SERVED_ENGINES = ("ollama", "openai")
+"""Engines behind a model server: wrapped with retries and, unless Ollama was named, the embedded fallback."""
+
+
 def build_backend(config: HarkConfig, reporter: Reporter) -> ChatBackend:
-    """The configured model; an Ollama model is wrapped with retries and, with `auto`, the embedded
-    model as its fallback."""
+    """The configured model; a served model is wrapped with retries and, with `auto` (Ollama) or `openai`,
+    the embedded model as its fallback."""
     start = time.monotonic()
     settings = llm_config(config)
     backend, note = select_backend(settings)
     reporter.info(f"{note} ({time.monotonic() - start:.1f}s)")
-    if backend.name != "ollama":
+    if backend.name not in SERVED_ENGINES:
         return backend
     fallback = None
-    if settings.backend == "auto" and config.recovery.fallback:
+    if settings.backend in ("auto", "openai") and config.recovery.fallback:
+        server = "Ollama" if backend.name == "ollama" else "the model server"
 
         def fallback() -> ChatBackend:
             embedded = EmbeddedBackend(settings.embedded_model)
-            reporter.info(f"Ollama is not answering: the {embedded.describe()} answers until it is back")
+            reporter.info(f"{server} is not answering: the {embedded.describe()} answers until it is back")
             return embedded
 
     return ResilientBackend(backend, fallback, retry_policy(config))
@@ -146,17 +178,19 @@ def build_manager(
     keep: bool = True,
     resume: str | int | None = None,
     image_describer: Callable[[bytes], str] | None = None,
+    backend: ChatBackend | None = None,
 ) -> DialogueManager:
     """The dialogue manager: persona, guardrails, memory, recovery, vision, and, when `keep` and
     `privacy.log` allow, the conversation store and analytics. `resume`: "latest" or a conversation id.
 
     `image_describer` defaults to the vision package's local description (size, colours, OCR text).
+    `backend`: a chat model already built, shared with other conversations (default: a new one).
     """
     if resume is not None and not (keep and config.privacy.log):
         raise UserError("--resume needs the stored conversations, and storing them is off (privacy.log)")
     persona = build_persona(config)
     guardrails = Guardrails(config.guardrails)
-    backend = build_backend(config, reporter)
+    backend = backend or build_backend(config, reporter)
     conversations = turns = None
     if keep and config.privacy.log:
         retention = config.privacy.retention_days
@@ -220,8 +254,8 @@ def build_loop(
     config: HarkConfig,
     source: AudioSource,
     sink: AudioSink,
-    transcriber: Transcriber,
-    speaker: Speaker,
+    transcriber: SpeechToText,
+    speaker: TextToSpeech,
     conversation: Conversation,
     on_event: EventCallback,
     *,
@@ -244,3 +278,32 @@ def build_loop(
         processors=ProcessorChain(processors),
     )
     return loop, player
+
+
+# ---- network services --------------------------------------------------------------------------------
+
+
+def build_wyoming_services(
+    config: HarkConfig,
+    reporter: Reporter,
+    *,
+    transcriber: SpeechToText | None = None,
+    speaker: TextToSpeech | None = None,
+    backend: ChatBackend | None = None,
+) -> WyomingServices:
+    """What `hark.wyoming_server` offers: speech recognition, the persona's voice, and a dialogue manager
+    per conversation around one chat model. Pass the parts already loaded to share them."""
+    from hark.wyoming_server import WyomingServices, service_info
+
+    persona = build_persona(config)
+    shared = backend or build_backend(config, reporter)
+    voice = config.tts.voice or persona.voice
+    return WyomingServices(
+        transcriber=transcriber or build_transcriber(config, reporter),
+        speaker=speaker or build_speaker(config, reporter, persona),
+        new_manager=lambda: build_manager(config, reporter, backend=shared),
+        info=service_info(
+            config.stt.model, Path(voice).stem if voice.endswith(".onnx") else voice, persona.name
+        ),
+        max_utterance_s=config.vad.max_utterance_s,
+    )

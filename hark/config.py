@@ -35,8 +35,8 @@ from voice.loop import LoopConfig, TurnTaking
 ENV_PREFIX = "HARK_"
 CONFIG_NAME = "hark.toml"
 LOG_LEVELS = ("debug", "info", "warning", "error")
-STT_ENGINES = ("whisper",)
-TTS_ENGINES = ("piper",)
+STT_ENGINES = ("whisper", "wyoming")
+TTS_ENGINES = ("piper", "wyoming")
 
 
 class ConfigError(UserError):
@@ -95,6 +95,10 @@ class SttSettings:
     """Transcripts Whisper is less sure of get a "say that again" instead of an answer."""
     partials: bool = True
     speculate: bool = True
+    max_file_s: float = _between(7200.0, 1, 86400)
+    """`hark transcribe` refuses a recording longer than this (it is read in chunks, memory stays bounded)."""
+    uri: str = ""
+    """With engine "wyoming": the service's address, tcp://HOST:PORT or unix:///PATH."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,8 @@ class TtsSettings:
     engine: str = _one_of("piper", TTS_ENGINES)
     voice: str = ""
     """A Piper `.onnx` voice; empty: the persona's voice, else the bundled one."""
+    uri: str = ""
+    """With engine "wyoming": the service's address, tcp://HOST:PORT or unix:///PATH."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,14 @@ class LlmSettings:
     ollama_host: str = ""
     timeout_s: float = _between(60.0, 1, 600)
     """Longest wait for the model server to answer a request."""
+    first_token_timeout_s: float = _between(8.0, 0.5, 600)
+    """A first word later than this counts as a failure: the fallback answers, or an apology."""
+    base_url: str = ""
+    """With backend "openai": the server's API root, including /v1 (e.g. http://127.0.0.1:8000/v1)."""
+    api_key_env: str = ""
+    """With backend "openai": the environment variable holding the API key; "" or unset: no key is sent."""
+    sees_images: bool = False
+    """With backend "openai": the model takes images (a vision model); they are sent as image parts."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +133,8 @@ class VisionSettings:
     camera: str = ""
     """A camera index or video device path for snapshots when a user shows something; empty: none."""
     max_side: int = _whole(DEFAULT_LIMITS.max_side, 16, 8192)
+    allow_private_urls: bool = False
+    """Fetch image URLs on loopback, link-local and private addresses (off: such URLs are refused)."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +145,8 @@ class DialogueSettings:
     max_history_messages: int = _whole(20, 0, 1000)
     summarise: bool = True
     summary_tokens: int = _whole(160, 16, 4096)
+    max_message_chars: int = _whole(4000, 100, 100_000)
+    """A typed message longer than this is refused with a clear message (checks stay fast, prompts fit)."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +161,8 @@ class RecoverySettings:
 class PrivacySettings:
     log: bool = True
     retention_days: float = _setting(30.0, "0 (keep everything) or more", lambda v: v >= 0)
+    keep_kiosk_conversations: bool = False
+    """Keep a kiosk visitor's conversation after the visit (off: it is deleted when the session ends)."""
 
 
 @dataclass(frozen=True)

@@ -168,7 +168,13 @@ def test_two_visitors_apart_the_second_sees_nothing_of_the_first_and_the_operato
         assert status == 200, health
         assert health["state"] == "serving" and health["status"] == "ok" and health["problems"] == []
         assert health["session"]["phase"] == "listening" and health["session"]["turns"] == 1
-        assert health["llm"] == {"status": "ok", "backend": "ollama", "model": "gemma3:4b", "fallback": False}
+        assert health["llm"] == {
+            "status": "ok",
+            "backend": "ollama",
+            "model": "gemma3:4b",
+            "fallback": False,
+            "degraded": False,
+        }
         assert health["audio"]["input"]["status"] == "ok" and health["last_turn_at"].endswith("Z")
         kiosk.wait_for("turn", count=3)
         metrics = kiosk.metrics()  # while the file's last silence still plays

@@ -292,3 +292,20 @@ def test_a_turn_cancelled_while_the_server_has_not_answered_stops_at_once(fake_o
     turn.finish("", interrupted=True)
     assert len(fake_ollama.chats()) == 1 and fallback.seen == [] and manager.history == []
     assert manager.last_record.interrupted and manager.last_record.error is None
+
+
+def test_a_first_word_later_than_the_deadline_is_a_failure_the_fallback_answers(fake_ollama):
+    fake_ollama.behaviour.stall = threading.Event()  # headers never come; the client timeout is 5 s
+    manager = ollama_manager(fake_ollama, FakeBackend("Fallback answer."), first_token_timeout_s=0.3)
+    assert manager.reply("hello").endswith("Fallback answer.")
+    record = manager.last_record
+    assert record.fallback and record.attempts == 1  # like a timeout: not retried
+    assert fake_ollama.client_hung_up.wait(5)  # the request was abandoned, not waited for
+    assert manager.backend.degraded  # what /healthz reports
+
+
+def test_a_first_word_too_late_without_a_fallback_is_an_apology_and_an_error(fake_ollama):
+    fake_ollama.behaviour.stall = threading.Event()
+    manager = ollama_manager(fake_ollama, first_token_timeout_s=0.3)
+    assert manager.reply("hello") == APOLOGY
+    assert "no first word within 0.3s" in manager.last_record.error

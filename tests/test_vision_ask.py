@@ -256,7 +256,7 @@ BAD_ASKS = [
     (["--image", "{half}", "q?"], "{half} is truncated or corrupt"),
     (["--image", "{bomb}", "q?"], "{bomb} is 9000x9000 pixels (81 megapixels), over the 50 megapixel limit"),
     (["--image", "{huge}", "q?"], "{huge} is 21 MB, over the 20 MB limit for images"),
-    (["--image", "http://127.0.0.1:9/cat.jpg", "q?"], "could not fetch http://127.0.0.1:9/cat.jpg"),
+    (["--image", "http://127.0.0.1:9/cat.jpg", "q?"], "refused to fetch http://127.0.0.1:9/cat.jpg"),
     (["--camera", "7", "q?"], "camera 7 did not open"),
     (["--camera", "what is this?"], "camera 0 did not open"),  # the question is not taken as a device
     (["--image", "-", "--image", "-", "q?"], "only one --image can be -"),

@@ -15,10 +15,9 @@ from functools import cache
 
 from PIL import Image, ImageOps, UnidentifiedImageError, features
 
-from vision.errors import ImageInputError
+from vision.errors import MB, ImageInputError, over_limit
 from vision.pixels import to_rgb
 
-MB = 1024 * 1024
 JPEG_QUALITY = 85
 BASE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "DIB", "TIFF")
 """What Pillow may parse (its JPEG reader also opens the multi-picture "MPO" JPEGs many phones write)."""
@@ -72,14 +71,8 @@ class PreparedImage:
     source: str
 
 
-def megabytes(n: int) -> str:
-    return f"{round(n / MB, 1):g} MB"
-
-
 def too_large(source: str, limit: int, size: int | None = None) -> ImageInputError:
-    """The error for an input over the byte limit (`size` is unknown when reading stopped at the limit)."""
-    what = f"is {megabytes(size)}, over" if size is not None else "is over"
-    return ImageInputError(f"{source} {what} the {megabytes(limit)} limit for images")
+    return ImageInputError(over_limit(source, limit, size, "images"))
 
 
 @cache

@@ -5,18 +5,14 @@ from __future__ import annotations
 import os
 import stat
 import sys
-import time
 from pathlib import Path
 from typing import BinaryIO
 
-import httpx
-
 from vision.errors import ImageInputError
+from vision.fetch import URL_TIMEOUT_S, fetch_url
 from vision.image import DEFAULT_LIMITS, IntakeLimits, PreparedImage, prepare, too_large
 
 STDIN = "-"
-URL_TIMEOUT_S = 15.0
-"""Connect/read timeout for each network step, and the deadline for the whole download."""
 
 ImageSpec = str | os.PathLike | bytes
 
@@ -55,42 +51,22 @@ def read_file(spec: str, max_bytes: int) -> bytes:
         raise ImageInputError(f"cannot read {spec}: {exc.strerror or exc}") from exc
 
 
-def fetch_url(url: str, max_bytes: int, timeout_s: float = URL_TIMEOUT_S) -> bytes:
-    """Download an image, refusing more than `max_bytes` (announced or actual) and anything slower than
-    `timeout_s` per step or overall."""
-    deadline = time.monotonic() + timeout_s
-    try:
-        with httpx.stream(
-            "GET", url, timeout=timeout_s, follow_redirects=True, headers={"Accept": "image/*"}
-        ) as response:
-            if response.status_code >= 400:
-                raise ImageInputError(f"{url} answered HTTP {response.status_code} {response.reason_phrase}")
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > max_bytes:
-                raise too_large(url, max_bytes, int(declared))
-            data = bytearray()
-            for chunk in response.iter_bytes():
-                data += chunk
-                if len(data) > max_bytes:
-                    raise too_large(url, max_bytes)
-                if time.monotonic() > deadline:
-                    raise ImageInputError(f"{url} took longer than {timeout_s:g}s to download")
-            return bytes(data)
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        raise ImageInputError(f"could not fetch {url}: {exc or type(exc).__name__}") from exc
-
-
 def read_source(
-    spec: ImageSpec, max_bytes: int, stdin: BinaryIO | None = None, timeout_s: float = URL_TIMEOUT_S
+    spec: ImageSpec,
+    max_bytes: int,
+    stdin: BinaryIO | None = None,
+    timeout_s: float = URL_TIMEOUT_S,
+    allow_private: bool = False,
 ) -> tuple[bytes, str]:
-    """The raw bytes behind `spec` and a short description of it for messages."""
+    """The raw bytes behind `spec` and a short description of it for messages. A URL is fetched only from a
+    public address unless `allow_private` (see `vision.fetch`)."""
     if isinstance(spec, bytes):
         return spec, "the image data"
     text = os.fspath(spec)
     if text == STDIN:
         return _read_capped(stdin or sys.stdin.buffer, "stdin", max_bytes), "stdin"
     if is_url(text):
-        return fetch_url(text, max_bytes, timeout_s), text
+        return fetch_url(text, max_bytes, allow_private, timeout_s)[0], text
     if "://" in text:
         raise ImageInputError(f"{text}: only http:// and https:// image URLs are supported")
     return read_file(text, max_bytes), text
@@ -101,7 +77,8 @@ def open_image(
     limits: IntakeLimits = DEFAULT_LIMITS,
     stdin: BinaryIO | None = None,
     timeout_s: float = URL_TIMEOUT_S,
+    allow_private: bool = False,
 ) -> PreparedImage:
     """Read, check, decode and normalise one image: a path, an http(s) URL, `-` for stdin, or bytes."""
-    data, source = read_source(spec, limits.max_bytes, stdin, timeout_s)
+    data, source = read_source(spec, limits.max_bytes, stdin, timeout_s, allow_private)
     return prepare(data, source, limits)

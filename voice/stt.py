@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 import os
 import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -174,3 +176,99 @@ class Transcriber:
         if no_speech_prob > cfg.no_speech_threshold and avg_logprob < cfg.logprob_threshold:
             return True
         return avg_logprob < -1.5 * abs(cfg.logprob_threshold) - 0.5
+
+
+SPEECH_THRESHOLD = 0.5
+"""Silero speech probability above which a window is speech."""
+END_SILENCE_S = 0.6
+"""Silence that ends an utterance in a long recording."""
+PAD_S = 0.4
+"""Audio kept before and after each utterance, so its first and last sounds are whole (0.2 s clipped the
+final "s" of "France": Whisper heard "friends")."""
+MAX_UTTERANCE_S = WINDOW_S - 2
+"""An utterance longer than this is cut, so each one is decoded in a single Whisper window."""
+
+
+@dataclass(frozen=True)
+class Utterance:
+    start_s: float
+    end_s: float
+    transcript: Transcript
+
+
+class SpeechProbability(Protocol):
+    def feed(self, frame: np.ndarray) -> float:
+        """Add int16 samples; return the speech probability of the latest complete window."""
+        ...
+
+
+class SpeechSegmenter:
+    """Cuts a stream of audio chunks into utterances, by Silero's speech probability per 32 ms window.
+
+    Only speech is handed on: a long recording of silence or hum gives nothing to transcribe (Whisper
+    invents "You" or "Thank you." in silence), and memory holds at most one utterance plus the chunk.
+    """
+
+    def __init__(self, vad: SpeechProbability, sample_rate: int = SAMPLE_RATE) -> None:
+        self._vad = vad
+        self._rate = sample_rate
+        self._window = 512
+        self._pad = int(PAD_S * sample_rate) // self._window
+        self._end_windows = max(1, int(END_SILENCE_S * sample_rate) // self._window)
+        self._max_windows = int(MAX_UTTERANCE_S * sample_rate) // self._window
+        self._before: list[np.ndarray] = []
+        self._speech: list[np.ndarray] = []
+        self._silent = 0
+        self._start = 0
+        self._position = 0  # windows seen
+        self._rest = np.zeros(0, dtype=np.float32)
+
+    def feed(self, chunk: np.ndarray) -> Iterator[tuple[float, np.ndarray]]:
+        """The utterances (start in seconds, float32 audio) completed by `chunk`."""
+        audio = np.concatenate([self._rest, np.asarray(chunk, dtype=np.float32)])
+        whole = audio.size // self._window * self._window
+        self._rest = audio[whole:]
+        for window in audio[:whole].reshape(-1, self._window):
+            yield from self._step(window)
+
+    def flush(self) -> Iterator[tuple[float, np.ndarray]]:
+        if self._speech:
+            yield self._emit()
+
+    def _step(self, window: np.ndarray) -> Iterator[tuple[float, np.ndarray]]:
+        probability = self._vad.feed((np.clip(window, -1.0, 1.0) * 32767).astype(np.int16))
+        self._position += 1
+        if not self._speech:
+            if probability >= SPEECH_THRESHOLD:
+                self._start = self._position - 1 - len(self._before)
+                self._speech, self._before, self._silent = [*self._before, window], [], 0
+            else:
+                self._before = [*self._before, window][-self._pad :] if self._pad else []
+            return
+        self._speech.append(window)
+        self._silent = self._silent + 1 if probability < SPEECH_THRESHOLD else 0
+        if self._silent >= self._end_windows or len(self._speech) >= self._max_windows:
+            yield self._emit()
+
+    def _emit(self) -> tuple[float, np.ndarray]:
+        keep = len(self._speech) - max(0, self._silent - self._pad)
+        audio = np.concatenate(self._speech[:keep])
+        self._speech, self._silent = [], 0
+        return self._start * self._window / self._rate, audio
+
+
+def transcribe_stream(
+    transcriber: Transcriber, chunks: Iterable[np.ndarray], vad: SpeechProbability
+) -> Iterator[Utterance]:
+    """The utterances of a long recording, decoded chunk by chunk, silence skipped, each transcribed alone."""
+    segmenter = SpeechSegmenter(vad)
+
+    def segments() -> Iterator[tuple[float, np.ndarray]]:
+        for chunk in chunks:
+            yield from segmenter.feed(chunk)
+        yield from segmenter.flush()
+
+    for start, audio in segments():
+        transcript = transcriber.transcribe(audio)
+        if transcript.text:
+            yield Utterance(start, start + audio.size / SAMPLE_RATE, transcript)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib.util
 import os
 import queue
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from dialogue.backends.base import (
     BackendTimeout,
     Cancel,
     GenerationOptions,
+    ModelNotFound,
     StreamInfo,
     StreamingBackend,
     StreamItem,
@@ -69,12 +72,19 @@ class EmbeddedBackend(StreamingBackend):
         self.n_ctx = n_ctx
         self.context_length = n_ctx
         threads = n_threads or max(1, min(4, os.cpu_count() or 1))
-        self._llm = Llama(model_path=str(self.path), n_ctx=n_ctx, n_threads=threads, verbose=False)
+        try:
+            self._llm = Llama(model_path=str(self.path), n_ctx=n_ctx, n_threads=threads, verbose=False)
+        except ValueError as exc:  # llama.cpp's "Failed to load model from file"
+            raise ModelNotFound(f"{model} is not a GGUF model llama.cpp can load ({exc})", model) from None
         self._lock = threading.Lock()
         """Held by the one generation running on the model."""
         self._lock_workers = threading.Lock()
         self._workers: set[Callable[[], None]] = set()
         """What stops each generation in flight (its producer and its reader)."""
+        backend = weakref.ref(self)
+        atexit.register(lambda: (alive := backend()) is not None and alive.close())
+        """A generation still running at interpreter exit (a background summary, say) is stopped and waited
+        for first: llama.cpp running during finalisation crashes the process."""
 
     def _tokens(self, message: Message) -> int:
         return len(self._llm.tokenize(message.content.encode(), add_bos=False)) + MESSAGE_OVERHEAD_TOKENS

@@ -20,6 +20,7 @@ Build = Callable[["LlmConfig"], "ChatBackend"]
 ENGINES: dict[str, str | Build] = {
     "ollama": "dialogue.backends.ollama_backend:build",
     "embedded": "dialogue.backends.embedded:build",
+    "openai": "dialogue.backends.openai_backend:build",
 }
 """Engine name → its build function, or the `module:function` path of it (imported when first chosen)."""
 AUTO_ORDER = ("ollama", "embedded")

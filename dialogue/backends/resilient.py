@@ -6,6 +6,8 @@ Rules, in order:
 - A missing model (`ModelNotFound`) and a timeout (`BackendTimeout`, which already cost the whole timeout)
   are not retried; other failures before the first piece are retried with exponential backoff.
 - A cancelled reply ends quietly: nothing is retried and no fallback is asked.
+- A first piece later than `first_token_timeout_s` is a failure like a timeout: the request is abandoned
+  (cancelled, never waited for) and the fallback answers, so a hung server costs a turn seconds, not minutes.
 - Then the fallback answers (built on first need, e.g. the embedded model), and the primary is left alone
   for `cooldown_s`; after that one probe decides whether it is back. So an outage costs the retries once,
   not on every turn. Without a fallback, every turn of an outage makes that one probe.
@@ -44,6 +46,8 @@ class RetryPolicy:
     max_backoff_s: float = 2.0
     cooldown_s: float = 30.0
     """After the primary failed, how long the fallback answers before the primary is probed again."""
+    first_token_timeout_s: float | None = 8.0
+    """The primary's first piece must come this soon (None: only the client's own timeout applies)."""
 
     def __post_init__(self) -> None:
         if self.attempts < 1 or self.backoff_s < 0 or self.cooldown_s < 0:
@@ -129,15 +133,21 @@ class ResilientBackend(TextStreaming):
                     return
                 info.attempts += 1
                 produced = False
+                deadline = _FirstTokenDeadline(self.policy.first_token_timeout_s, cancel)
                 try:
-                    with closing(open_stream(self.primary, prepare, options, info, cancel)) as stream:
+                    with (
+                        deadline,
+                        closing(open_stream(self.primary, prepare, options, info, deadline.cancel)) as stream,
+                    ):
                         for item in stream:
-                            produced = True
+                            produced = deadline.met = True
                             yield item
+                    if expired := deadline.expired():
+                        raise expired
                 except BackendError as exc:
                     if produced:
                         raise
-                    error = exc
+                    error = deadline.expired() or exc  # a cancelled request may fail in its own way
                     if isinstance(exc, (ModelNotFound, BackendTimeout)):
                         break
                 else:
@@ -172,3 +182,41 @@ class ResilientBackend(TextStreaming):
             if self._fallback is not None:
                 return self._fallback
         raise error.with_traceback(None) from self._fallback_error  # raised again on every turn of an outage
+
+
+class _FirstTokenDeadline:
+    """One attempt's own stop signal: given when the reply is cancelled, or when no first piece came within
+    `seconds` (then `expired()` gives the `BackendTimeout` to report instead of a quiet end)."""
+
+    def __init__(self, seconds: float | None, parent: Cancel) -> None:
+        self.cancel = Cancel()
+        self.met = False
+        self._seconds = seconds
+        self._parent = parent
+        self._expired = False
+        self._timer: threading.Timer | None = None
+        self._link = parent.hook(self.cancel.set)
+
+    def _expire(self) -> None:
+        if not self.met:
+            self._expired = True
+            self.cancel.set()
+
+    def __enter__(self) -> _FirstTokenDeadline:
+        self._link.__enter__()
+        if self._seconds is not None:
+            self._timer = threading.Timer(self._seconds, self._expire)
+            self._timer.daemon = True
+            self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._link.__exit__(None, None, None)
+
+    def expired(self) -> BackendTimeout | None:
+        """The failure to report when the deadline, not the caller, stopped the attempt."""
+        if self._expired and not self.met and not self._parent.is_set():
+            return BackendTimeout(f"the model gave no first word within {self._seconds:g}s")
+        return None

@@ -24,6 +24,12 @@ class LlmConfig:
     host: str | None = None
     """Ollama's URL (default: $OLLAMA_HOST or http://127.0.0.1:11434)."""
     timeout_s: float = 60.0
+    base_url: str = ""
+    """An OpenAI-compatible server's API root, including `/v1`."""
+    api_key_env: str = ""
+    """The environment variable holding that server's API key ("" or unset: no key is sent)."""
+    sees_images: bool = False
+    """That server's model takes images."""
 
     def __post_init__(self) -> None:
         if self.backend != "auto" and self.backend not in ENGINES:

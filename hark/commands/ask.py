@@ -20,6 +20,7 @@ from hark.commands.common import (
     add_config_args,
     add_json_arg,
     add_resume_arg,
+    check_message,
     config_from_args,
 )
 from hark.config import HarkConfig
@@ -80,7 +81,8 @@ def _load_images(
     limits = IntakeLimits(max_side=config.vision.max_side)
     if args.image.count(STDIN) > 1:
         raise UserError("only one --image can be - (standard input is read once)")
-    images = [open_image(spec, limits) for spec in args.image]
+    private = config.vision.allow_private_urls
+    images = [open_image(spec, limits, allow_private=private) for spec in args.image]
     if camera is not None:
         images.append(snapshot(parse_device(camera), max_side=limits.max_side))
     for image in images:
@@ -183,6 +185,7 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
         raise UserError("give the question either typed or with --audio, not both")
     if not question and not args.audio:
         raise UserError('no question: type one (hark ask "what is in this picture?") or give --audio FILE')
+    check_message(question, config)
     start = time.monotonic()
     images = _load_images(args, config, camera, reporter)
     images_s = time.monotonic() - start

@@ -11,7 +11,16 @@ import sys
 
 from dialogue.manager import DialogueManager
 from hark import assembly
-from hark.commands.common import CONVERSATION, LLM, add_config_args, add_resume_arg, config_from_args
+from hark.commands.common import (
+    CONVERSATION,
+    LLM,
+    add_config_args,
+    add_resume_arg,
+    check_message,
+    config_from_args,
+)
+from hark.config import HarkConfig
+from hark.errors import UserError
 from hark.report import Reporter
 from vision.errors import ImageInputError
 from vision.sources import open_image
@@ -31,14 +40,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, reporter: Reporter) -> int:
-    images = [open_image(spec).data for spec in args.image]  # a bad image fails before any model loads
     config = config_from_args(args)
+    private = config.vision.allow_private_urls
+    images = [open_image(spec, allow_private=private).data for spec in args.image]  # before models load
     manager = assembly.build_manager(config, reporter, resume=args.resume)
     try:
         if manager.conversation_id is None:
             print(manager.persona.greeting, flush=True)
         reporter.info(HELP)
-        Repl(manager, reporter, images).run()
+        Repl(manager, reporter, images, config).run()
     finally:
         assembly.close_manager(manager)
     if manager.conversation_id is not None:
@@ -47,12 +57,18 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
 
 
 class Repl:
-    def __init__(self, manager: DialogueManager, reporter: Reporter, images: list[bytes]) -> None:
+    def __init__(
+        self, manager: DialogueManager, reporter: Reporter, images: list[bytes], config: HarkConfig
+    ) -> None:
+        self.config = config
+        self.allow_private = config.vision.allow_private_urls
         self.manager = manager
         self.reporter = reporter
         self.images = images
 
     def run(self) -> None:
+        if hasattr(sys.stdin, "reconfigure"):  # bytes that are not UTF-8 are shown as �, never a crash
+            sys.stdin.reconfigure(errors="replace")
         while True:
             print(PROMPT, end="", file=sys.stderr, flush=True)
             line = sys.stdin.readline()
@@ -78,7 +94,7 @@ class Repl:
             print(self.manager.persona.greeting, flush=True)
         elif name == "/image":
             try:
-                image = open_image(rest.strip().strip("'\""))
+                image = open_image(rest.strip().strip("'\""), allow_private=self.allow_private)
             except ImageInputError as exc:
                 self.reporter.info(f"error: {exc}")
             else:
@@ -89,6 +105,11 @@ class Repl:
         return True
 
     def turn(self, text: str) -> None:
+        try:
+            check_message(text, self.config)
+        except UserError as exc:
+            self.reporter.info(f"error: {exc}")
+            return
         turn = self.manager.begin_turn(text, self.images)
         self.images = []
         pieces = turn.pieces()

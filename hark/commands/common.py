@@ -15,6 +15,7 @@ from typing import Any
 
 from dialogue.backends.select import LLM_CHOICES
 from hark.config import HarkConfig, default_path, load_config
+from hark.errors import UserError
 from voice.loop import TurnTaking
 
 _PREFIX = "setting__"
@@ -44,12 +45,22 @@ FLAGS = {
         Flag(
             "--llm",
             "llm.backend",
-            "auto|ollama|embedded (default auto: Ollama when it has the model, else embedded)",
+            "auto|ollama|embedded|openai (default auto: Ollama when it has the model, else embedded)",
             choices=LLM_CHOICES,
         ),
-        Flag("--model", "llm.model", "Ollama model name, or a GGUF path with --llm embedded"),
+        Flag(
+            "--model",
+            "llm.model",
+            "Ollama model name, a GGUF path (--llm embedded) or the server's model id (openai)",
+        ),
         Flag(
             "--ollama-host", "llm.ollama_host", "Ollama URL (default $OLLAMA_HOST or http://127.0.0.1:11434)"
+        ),
+        Flag(
+            "--base-url",
+            "llm.base_url",
+            "with --llm openai: the server's API root including /v1 (e.g. http://127.0.0.1:8000/v1)",
+            metavar="URL",
         ),
         Flag(
             "--persona",
@@ -62,6 +73,13 @@ FLAGS = {
         ),
         Flag("--no-log", "privacy.log", "save no conversation and no analytics", type=None, const=False),
         Flag("--stt-model", "stt.model", "Whisper: bundled (tiny.en), a model name or a CTranslate2 folder"),
+        Flag(
+            "--max-duration",
+            "stt.max_file_s",
+            "refuse recordings longer than this many seconds (7200)",
+            type=float,
+            metavar="SECONDS",
+        ),
         Flag("--voice", "tts.voice", "a Piper .onnx voice (default: the persona's, else the bundled voice)"),
         Flag("--hang", "vad.hang_s", "seconds of silence that end your turn (0.5)", type=float),
         Flag("--vad", "vad.aggressiveness", "VAD aggressiveness 0-3 (2)", type=int, choices=(0, 1, 2, 3)),
@@ -105,7 +123,7 @@ FLAGS = {
     )
 }
 
-LLM = ("--llm", "--model", "--ollama-host")
+LLM = ("--llm", "--model", "--ollama-host", "--base-url")
 CONVERSATION = ("--persona", "--vision-model", "--no-log")
 LISTENING = ("--stt-model", "--hang", "--vad", "--noisy-room", "--no-partials", "--no-speculation")
 SPEAKING = ("--voice",)
@@ -164,6 +182,15 @@ def add_resume_arg(parser: argparse.ArgumentParser) -> None:
         metavar="ID",
         help="continue a saved conversation (default: the latest)",
     )
+
+
+def check_message(text: str, config: HarkConfig) -> None:
+    """A typed message within `dialogue.max_message_chars`, or a `UserError` saying how long it may be."""
+    limit = config.dialogue.max_message_chars
+    if len(text) > limit:
+        raise UserError(
+            f"the message is {len(text)} characters long; the most is {limit} (dialogue.max_message_chars)"
+        )
 
 
 def add_json_arg(parser: argparse.ArgumentParser) -> None:

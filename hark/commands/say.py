@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import threading
+from pathlib import Path
 
 from hark import assembly
 from hark.commands.common import SPEAKING, add_config_args, config_from_args
@@ -26,16 +27,34 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     if not text:
         raise UserError("nothing to say: give some text")
     config = config_from_args(args)
+    chunks = [chunk for chunk in ReplySpeech(None).chunks([text]) if any(ch.isalnum() for ch in chunk)]
+    if not chunks:
+        raise UserError(
+            f"nothing speakable in {text!r}: give words or numbers (emoji and symbols are not read)"
+        )
+    if args.output:
+        check_output_path(Path(args.output))
     sink = WavSink(args.output) if args.output else SpeakerSink(config.audio.output or None)
     speaker = assembly.build_speaker(config, reporter)
+    speech = ReplySpeech(speaker)
     never = threading.Event()
+    samples = 0
     try:
-        speech = ReplySpeech(speaker)
-        for chunk in speech.chunks([text]):
+        for chunk in chunks:
             for audio in speech.audio(chunk):
-                sink.play(audio, speaker.sample_rate, never)
+                samples += sink.play(audio, speaker.sample_rate, never)
     finally:
         sink.close()
+    if not samples:
+        raise UserError(f"the voice produced no audio for {text!r}")
     if args.output:
         reporter.info(f"wrote {args.output}")
     return 0
+
+
+def check_output_path(path: Path) -> None:
+    """Fail with a clear message before loading the voice, not with a traceback after synthesis."""
+    if path.is_dir():
+        raise UserError(f"--output {path} is a directory: give a file name such as {path / 'speech.wav'}")
+    if not path.parent.is_dir():
+        raise UserError(f"--output {path}: the folder {path.parent} does not exist")

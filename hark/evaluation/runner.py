@@ -280,7 +280,7 @@ class Runner:
                 # The voice conversation takes no images: a heard question with a picture goes to the manager.
                 dialogue = manager.begin_turn(transcript.text, images)
             else:
-                dialogue = conversation.begin_turn(transcript)
+                dialogue = conversation.begin_turn(transcript, index)
         else:
             dialogue = manager.begin_turn(turn.text or "", images)
         speaker = p.speaker if turn.spoken else None

@@ -130,7 +130,15 @@ class KioskService:
     def _session_event(self, event: dict) -> None:
         """Called by `Sessions` under its lock: the conversation is forgotten before any next turn starts."""
         if event["event"] == "session_end" and self.conversation is not None:
-            self.conversation.manager.reset()
+            manager = self.conversation.manager
+            visit = manager.conversation_id
+            if (
+                visit is not None
+                and manager.store is not None
+                and not self.config.privacy.keep_kiosk_conversations
+            ):
+                manager.store.delete(visit)  # the visitor has gone: nothing of the visit stays on disk
+            manager.reset()
         self.emit(event)
 
     # ---- running -----------------------------------------------------------------------------------
@@ -394,7 +402,13 @@ class KioskService:
             status = "ok"
         if status == "down":
             problems.append(f"the language model is not answering: {self.llm_error or 'server unreachable'}")
-        report = {"status": status, "backend": backend.name, "model": backend.model, "fallback": fallback}
+        report = {
+            "status": status,
+            "backend": backend.name,
+            "model": backend.model,
+            "fallback": fallback,
+            "degraded": bool(getattr(backend, "degraded", False)),
+        }
         if self.llm_error is not None:
             report["error"] = self.llm_error
         return report
