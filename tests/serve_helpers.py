@@ -7,7 +7,6 @@ import contextlib
 from collections.abc import Iterator
 
 from dialogue.backends.base import ChatBackend
-from dialogue.manager import DialogueManager
 from hark.config import HarkConfig
 from hark.report import Reporter
 from hark.serve.app import ServeApp
@@ -24,8 +23,9 @@ def running_server(
 ) -> Iterator[tuple[str, ServeApp]]:
     """The app on a free port of 127.0.0.1: yields its base URL and the app (to look at its sessions)."""
     config = serving_config(config or HarkConfig())
-    models = SharedModels(SharedTranscriber(transcriber), SharedSpeaker(speaker), DialogueManager(backend))
-    app = ServeApp(config, models, TOKEN, Reporter())
+    reporter = Reporter()
+    models = SharedModels(SharedTranscriber(transcriber), SharedSpeaker(speaker), backend, config, reporter)
+    app = ServeApp(config, models, TOKEN, reporter)
     server = ServerThread(app.build(), "127.0.0.1", 0)
     port = server.start()
     try:

@@ -1,5 +1,5 @@
-"""`hark serve` as a command: it loads the models, prints the page's address with its token, serves it,
-and stops cleanly on SIGTERM."""
+"""`hark serve` as a command: it loads the models, prints the page's address with its token (and the
+Wyoming server's, with --wyoming), serves the page, and stops cleanly on SIGTERM."""
 
 from __future__ import annotations
 
@@ -24,14 +24,17 @@ def hark(*args: str) -> subprocess.Popen:
     )
 
 
-def test_serve_prints_its_address_serves_the_page_and_stops_on_sigterm():
-    process = hark("serve", "--llm", "embedded", "--port", "0", "--token", "s3cret")
+def test_serve_prints_its_addresses_serves_the_page_and_stops_on_sigterm():
+    process = hark(
+        "serve", "--llm", "embedded", "--port", "0", "--token", "s3cret", "--wyoming", "tcp://127.0.0.1:0"
+    )
     try:
         lines = []
         for line in process.stderr:
             lines.append(line)
-            if found := re.search(r"open (http://127\.0\.0\.1:\d+)/\?token=s3cret", line):
+            if re.search(r"Wyoming \(asr, tts, handle\) on tcp://127\.0\.0\.1:\d+", line):
                 break
+        found = re.search(r"open (http://127\.0\.0\.1:\d+)/\?token=s3cret", "".join(lines))
         assert found, "".join(lines)
         base = found.group(1)
         with urllib.request.urlopen(f"{base}/?token=s3cret", timeout=30) as page:

@@ -15,7 +15,6 @@ import secrets
 
 import numpy as np
 
-from hark import assembly
 from hark.benchmark.recording import QUESTIONS
 from hark.config import HarkConfig
 from hark.report import Reporter
@@ -88,9 +87,9 @@ def run(config: HarkConfig, reporter: Reporter, most: int, rounds: int = 2) -> d
             rows.append(summarise(n, exchanges))
     finally:
         server.stop()
-        assembly.close_manager(models.template)
+        models.close()
     return {
-        "backend": models.template.backend.describe(),
+        "backend": models.backend.describe(),
         "rounds": rounds,
         "by_sessions": rows,
         "largest_sessions_p90_under_1_5_s": largest_within_target(rows),

@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import secrets
 import signal
 import threading
-from typing import TYPE_CHECKING
 
-from hark import assembly
 from hark.commands.common import CONVERSATION, LISTENING, LLM, SPEAKING, add_config_args, config_from_args
 from hark.config import HarkConfig
 from hark.errors import UserError
 from hark.report import Reporter
-
-if TYPE_CHECKING:
-    from hark.serve.session import SharedModels
-
-WYOMING = "hark.wyoming_server"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -43,39 +35,30 @@ def serve_settings(args: argparse.Namespace, config: HarkConfig) -> HarkConfig:
     return config
 
 
-def start_wyoming(uri: str, config: HarkConfig, models: SharedModels, reporter: Reporter):
-    """Wyoming's asr, tts and handle (for Home Assistant) on the same loaded models as the web sessions,
-    taking their turn on Whisper and Piper like any session."""
-    from hark.assembly import build_wyoming_services
-    from hark.wyoming_server import start_wyoming as start
-
-    services = build_wyoming_services(
-        config,
-        reporter,
-        transcriber=models.transcriber,
-        speaker=models.speaker,
-        backend=models.template.backend,
-    )
-    server = start(uri, services)
-    reporter.info(f"Wyoming (asr, tts, handle) on {server.address}")
-    return server
-
-
 def run(args: argparse.Namespace, reporter: Reporter) -> int:
     from hark.serve.app import ServeApp
     from hark.serve.server import ServerThread
     from hark.serve.session import load_models, serving_config
+    from hark.wyoming_server import start_wyoming
 
     config = serving_config(serve_settings(args, config_from_args(args)))
-    if args.wyoming and importlib.util.find_spec(WYOMING) is None:
-        raise UserError(f"--wyoming needs the Wyoming server ({WYOMING}), which is not in this build")
     token = config.serve.token or secrets.token_urlsafe(16)
     models = load_models(config, reporter)
     app = ServeApp(config, models, token, reporter).build()
     server = ServerThread(app, config.serve.host, config.serve.port)
     server.start()
     reporter.info(f"open {server.url(token)} (programs: Authorization: Bearer <token>, socket /ws)")
-    wyoming = start_wyoming(args.wyoming, config, models, reporter) if args.wyoming else None
+    wyoming = None
+    if args.wyoming:  # Home Assistant's asr, tts and handle, on the models the web sessions use
+        wyoming = start_wyoming(
+            args.wyoming,
+            config,
+            reporter,
+            transcriber=models.transcriber,
+            speaker=models.speaker,
+            backend=models.backend,
+        )
+        reporter.info(f"Wyoming (asr, tts, handle) on {wyoming.address}")
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda _n, _f: stopped.set())
@@ -85,5 +68,5 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
         if wyoming is not None:
             wyoming.stop()
         server.stop()
-        assembly.close_manager(models.template)
+        models.close()
     return 0

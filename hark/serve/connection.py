@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from dialogue.errors import DialogueError
-from dialogue.persona import Persona
 from hark.errors import UserError
 from hark.serve.session import Session, session_persona
 from vision.errors import ImageInputError
@@ -113,8 +112,7 @@ class Connection:
             }
             self._enqueue({"event": "hello", "input_rate": SAMPLE_RATE, "limits": limits})
             start = await self._start_message()
-            persona = await self.loop.run_in_executor(None, self._persona, start)
-            self.session = await self.loop.run_in_executor(None, self._new_session, persona)
+            self.session = await self.loop.run_in_executor(None, self._new_session, start)
             self.app.sessions[self.session.id] = self.session
             self.app.reporter.info(f"session {self.session.id} started ({len(self.app.sessions)} open)")
             rate = self.app.models.speaker.sample_rate
@@ -143,17 +141,14 @@ class Connection:
             )
         return start
 
-    @staticmethod
-    def _persona(start: dict) -> Persona | None:
-        try:
-            return session_persona(start.get("persona"))
-        except (UserError, DialogueError) as exc:
-            raise Refusal(WSCloseCode.POLICY_VIOLATION, str(exc)) from exc
-
-    def _new_session(self, persona: Persona | None) -> Session:
-        """Built off the event loop: it starts the session's threads and its voice activity detector."""
+    def _new_session(self, start: dict) -> Session:
+        """Built off the event loop: it reads the persona and starts the session's threads."""
         app = self.app
-        return Session(next(app.ids), app.config, app.models, self._queue, self._queue, persona)
+        try:
+            persona = session_persona(start.get("persona"))
+            return Session(next(app.ids), app.config, app.models, self._queue, self._queue, persona)
+        except (UserError, DialogueError) as exc:  # no such persona
+            raise Refusal(WSCloseCode.POLICY_VIOLATION, str(exc)) from exc
 
     async def _receive(self) -> None:
         async for msg in self.ws:

@@ -14,13 +14,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dialogue.backends.base import ChatBackend
 from dialogue.manager import DialogueManager
-from dialogue.persona import Persona, load_persona
 from hark import assembly
 from hark.config import HarkConfig
 from hark.conversation import VoiceConversation
 from hark.errors import UserError
-from hark.paths import personas_dir
 from hark.report import Reporter
 from hark.serve.audio import SocketSink, SocketSource
 from hark.serve.fair import SharedSpeaker, SharedTranscriber
@@ -35,35 +34,37 @@ STOP_WAIT_S = 3.0
 
 @dataclass(frozen=True)
 class SharedModels:
-    """What every session uses: one Whisper, one Piper, one chat backend (inside `template`)."""
+    """What every session uses: one Whisper, one Piper, one chat backend."""
 
     transcriber: SharedTranscriber
     speaker: SharedSpeaker
-    template: DialogueManager
-    """Built once by `hark.assembly.build_manager`; each session gets a sibling with its own memory."""
+    backend: ChatBackend
+    config: HarkConfig
+    reporter: Reporter
 
-    def new_manager(self, persona: Persona | None = None) -> DialogueManager:
-        """A conversation of its own on the shared backend, guardrails and vision. Web sessions are not
-        stored: they are anonymous and end when the page closes."""
-        template = self.template
-        return DialogueManager(
-            template.backend,
-            options=template.options,
-            persona=persona or template.persona,
-            guardrails=template.guardrails,
-            memory=template.memory.config,
-            vision_backend=template.vision_backend,
-            image_describer=template.image_describer,
-        )
+    def new_manager(self, persona: str | None = None) -> DialogueManager:
+        """A conversation of its own (memory, persona, guardrails) on the shared backend. Web sessions are
+        not stored: they are anonymous and end when the page closes."""
+        config = self.config if persona is None else self.config.replaced("dialogue.persona", persona)
+        return assembly.build_manager(config, self.reporter, keep=False, backend=self.backend)
+
+    @staticmethod
+    def close_manager(manager: DialogueManager) -> None:
+        """End a session's conversation, and its vision model if it has one; the shared backend stays."""
+        manager.close()
+        if manager.vision_backend is not None:
+            manager.vision_backend.close()
+
+    def close(self) -> None:
+        self.backend.close()
 
 
-def session_persona(name: str | None) -> Persona | None:
-    """The persona a client asked for (None: the server's)."""
-    if not name:
-        return None
-    if not PERSONA_NAME.fullmatch(name):
+def session_persona(name: str | None) -> str | None:
+    """The persona a client asked for (None: the server's), checked to be a name: a path would read files
+    on the server."""
+    if name is not None and not PERSONA_NAME.fullmatch(name):
         raise UserError(f"persona must be a name (letters, digits, - and _), not {name!r}")
-    return load_persona(name, personas_dir())
+    return name
 
 
 class SessionConversation(VoiceConversation):
@@ -97,9 +98,10 @@ class Session:
         models: SharedModels,
         send_event: Callable[[dict], None],
         send_audio: Callable[[bytes], None],
-        persona: Persona | None = None,
+        persona: str | None = None,
     ) -> None:
         self.id = session_id
+        self.models = models
         self.manager = models.new_manager(persona)
         self.source = SocketSource()
         self._send_event = send_event
@@ -137,7 +139,7 @@ class Session:
         if self._thread.ident is not None:  # started
             self._thread.join(STOP_WAIT_S)
         self.player.close()
-        self.manager.close()
+        self.models.close_manager(self.manager)
 
 
 def serving_config(config: HarkConfig) -> HarkConfig:
@@ -150,9 +152,15 @@ def serving_config(config: HarkConfig) -> HarkConfig:
 
 
 def load_models(config: HarkConfig, reporter: Reporter) -> SharedModels:
-    """Load the models once for every session (conversations are not stored: see `new_manager`)."""
-    template = assembly.build_manager(config, reporter, keep=False)
-    template.warm_up()
-    transcriber = SharedTranscriber(assembly.build_transcriber(config, reporter))
-    speaker = SharedSpeaker(assembly.build_speaker(config, reporter, template.persona))
-    return SharedModels(transcriber, speaker, template)
+    """Load the models once for every session, and have the model read the system prompt once."""
+    models = SharedModels(
+        SharedTranscriber(assembly.build_transcriber(config, reporter)),
+        SharedSpeaker(assembly.build_speaker(config, reporter, assembly.build_persona(config))),
+        assembly.build_backend(config, reporter),
+        config,
+        reporter,
+    )
+    first = models.new_manager()
+    first.warm_up()
+    models.close_manager(first)
+    return models
