@@ -53,6 +53,9 @@ async def _round(base: str, token: str, speech: list[np.ndarray], n: int, offset
 def summarise(n: int, exchanges: list[Exchange]) -> dict:
     latencies = [e.first_audio_after_eos_s for e in exchanges if e.first_audio_after_eos_s is not None]
     row: dict = {"sessions": n, "turns": len(exchanges), "answered": len(latencies)}
+    refusals = sorted({f"{e.close_code}: {e.close_reason}" for e in exchanges if e.close_code is not None})
+    if refusals:
+        row["closed_by_server"] = refusals
     if latencies:
         row["p50_first_audio_s"] = round(float(np.percentile(latencies, 50)), 3)
         row["p90_first_audio_s"] = round(float(np.percentile(latencies, 90)), 3)

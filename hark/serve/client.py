@@ -58,12 +58,11 @@ async def converse(
     speech: np.ndarray,
     *,
     tail_s: float = 1.5,
-    start: dict | None = None,
     image: bytes | None = None,
     timeout_s: float = 90.0,
 ) -> Exchange:
     """Say `speech` (16 kHz int16) in real time, then wait for the reply's `metrics` event (or `timeout_s`,
-    or the server closing). `start` adds to the start message; `image` goes with the question."""
+    or the server closing). `image` goes with the question."""
     audio = np.concatenate([speech.astype(np.int16), np.zeros(int(tail_s * SAMPLE_RATE), np.int16)])
     loud = audible(speech)
     eos_offset_s = (int(loud[-1]) + 1) / SAMPLE_RATE if loud.size else speech.size / SAMPLE_RATE
@@ -73,7 +72,7 @@ async def converse(
         aiohttp.ClientSession() as http,
         http.ws_connect(socket_url(base), headers=headers, max_msg_size=0) as ws,
     ):
-        await ws.send_json({"type": "start", "sample_rate": SAMPLE_RATE, **(start or {})})
+        await ws.send_json({"type": "start", "sample_rate": SAMPLE_RATE})
         if image is not None:
             await ws.send_json({"type": "image", "data": base64.b64encode(image).decode()})
         began = time.monotonic()
