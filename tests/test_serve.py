@@ -143,15 +143,17 @@ def test_bad_input_is_refused_with_a_reason(transcriber, speaker):
                 session_refused(start, b"\x01\x02\x03"),
                 session_refused(start, bytes(20_000)),
                 session_refused(start, *[json.dumps({"type": "interrupt"})] * 200),
+                session_refused({**start, "persona": "nobody-by-this-name"}),
             )
 
-        rate, protocol, garbage, odd, big, chatty = asyncio.run(check())
+        rate, protocol, garbage, odd, big, chatty, persona = asyncio.run(check())
         assert rate[0] == 1003 and "16000" in rate[1]
         assert protocol[0] == 1002 and "start" in protocol[1]
         assert garbage[0] == 1003 and "unknown message" in garbage[1]
         assert odd[0] == 1003 and "16-bit" in odd[1]
         assert big[0] == 1009
         assert chatty[0] == 1008 and "messages a second" in chatty[1]
+        assert persona[0] == 1008 and "nobody-by-this-name" in persona[1]
         assert wait_for(lambda: not app.sessions)
 
 

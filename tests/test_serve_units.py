@@ -77,6 +77,6 @@ def test_sessions_barge_in_unless_configured_and_cap_the_utterance():
 def test_a_client_picks_a_persona_by_name_never_by_path():
     assert session_persona(None) is None
     assert session_persona("tutor") == "tutor"
-    for bad in ("../../etc/passwd", "/tmp/x.toml", "a b"):
+    for bad in ("../../etc/passwd", "/tmp/x.toml", "a b", 42):
         with pytest.raises(UserError):
             session_persona(bad)

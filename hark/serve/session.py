@@ -59,10 +59,12 @@ class SharedModels:
         self.backend.close()
 
 
-def session_persona(name: str | None) -> str | None:
+def session_persona(name: object) -> str | None:
     """The persona a client asked for (None: the server's), checked to be a name: a path would read files
     on the server."""
-    if name is not None and not PERSONA_NAME.fullmatch(name):
+    if name is None:
+        return None
+    if not isinstance(name, str) or not PERSONA_NAME.fullmatch(name):
         raise UserError(f"persona must be a name (letters, digits, - and _), not {name!r}")
     return name
 
