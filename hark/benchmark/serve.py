@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import time
 
 import numpy as np
 
@@ -50,6 +51,14 @@ async def _round(base: str, token: str, speech: list[np.ndarray], n: int, offset
     return await asyncio.gather(*asks)
 
 
+def settle(app: ServeApp, timeout_s: float = 30.0) -> None:
+    """Until the last round's sessions have ended on the server (clients hang up before that), so the
+    next round is not refused for want of free slots."""
+    deadline = time.monotonic() + timeout_s
+    while app.in_use and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 def summarise(n: int, exchanges: list[Exchange]) -> dict:
     latencies = [e.first_audio_after_eos_s for e in exchanges if e.first_audio_after_eos_s is not None]
     row: dict = {"sessions": n, "turns": len(exchanges), "answered": len(latencies)}
@@ -77,7 +86,8 @@ def run(config: HarkConfig, reporter: Reporter, most: int, rounds: int = 2) -> d
     config = serving_config(config.replaced("serve.max_sessions", most))
     models = load_models(config, reporter)
     token = secrets.token_urlsafe(16)
-    server = ServerThread(ServeApp(config, models, token, reporter).build(), "127.0.0.1", 0)
+    app = ServeApp(config, models, token, reporter)
+    server = ServerThread(app.build(), "127.0.0.1", 0)
     base = f"http://127.0.0.1:{server.start()}"
     try:
         speech = spoken_questions(models)
@@ -87,6 +97,7 @@ def run(config: HarkConfig, reporter: Reporter, most: int, rounds: int = 2) -> d
             exchanges: list[Exchange] = []
             for r in range(rounds):
                 exchanges += asyncio.run(_round(base, token, speech, n, r * n))
+                settle(app)
             rows.append(summarise(n, exchanges))
     finally:
         server.stop()

@@ -52,6 +52,11 @@ class ServeApp:
         self.ids = itertools.count(1)
         self._sockets: set[web.WebSocketResponse] = set()
 
+    @property
+    def in_use(self) -> int:
+        """Session slots taken: a socket holds one until its session has fully ended."""
+        return self._open
+
     def build(self) -> web.Application:
         app = web.Application(middlewares=[self._auth])
         app.router.add_get("/", self._page)
