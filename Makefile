@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.hark-installed
 # libportaudio2: sounddevice. pulseaudio + libasound2-plugins: the user-space audio device used by the
 # device tests (and by machines without a sound card).
-APT_PACKAGES := libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins chromium
+APT_PACKAGES := libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins chromium chromium-driver
 
 .PHONY: install system-deps demo test bench lint format clean
 

@@ -316,6 +316,20 @@ class MemorySettings:
     """Keep kiosk visitors' facts after their visit (as the user `memory.user`)."""
 
 
+@dataclass(frozen=True)
+class ServeSettings:
+    host: str = _setting("127.0.0.1", "a host name or address", lambda v: bool(v.strip()))
+    port: int = _whole(8780, 0, 65535)
+    token: str = ""
+    """Empty: a random token is made at start and printed with the page's address."""
+    origins: tuple[str, ...] = ()
+    """Pages allowed to open the socket besides the server's own (e.g. "https://kiosk.example")."""
+    max_sessions: int = _whole(4, 1, 256)
+    max_utterance_s: float = _between(15.0, 1, 120)
+    max_message_bytes: int = _whole(2_000_000, 4096, 50_000_000)
+    max_messages_per_s: float = _positive(60.0)
+
+
 SECTIONS: dict[str, type] = {
     "audio": AudioSettings,
     "vad": VadSettings,
@@ -333,6 +347,7 @@ SECTIONS: dict[str, type] = {
     "logging": LoggingSettings,
     "knowledge": KnowledgeSettings,
     "memory": MemorySettings,
+    "serve": ServeSettings,
 }
 """Every section, in the order of the documented `hark.toml`."""
 _TYPE_MEANS = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
@@ -367,6 +382,7 @@ class HarkConfig:
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     knowledge: KnowledgeSettings = field(default_factory=KnowledgeSettings)
     memory: MemorySettings = field(default_factory=MemorySettings)
+    serve: ServeSettings = field(default_factory=ServeSettings)
     source: str = "defaults"
     """The file it was read from, or "defaults"."""
     origins: Mapping[str, Origin] = field(default_factory=dict)

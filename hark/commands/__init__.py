@@ -15,6 +15,7 @@ from hark.commands import (
     personas,
     privacy,
     say,
+    serve,
     settings,
     stats,
     talk,
@@ -42,4 +43,5 @@ COMMANDS = (
     privacy,
     feedback,
     tools,
+    serve,
 )

@@ -13,29 +13,25 @@ from hark.report import Reporter
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="benchmarks: `hark bench latency`, `turns`, `echo`, `knowledge`")
+    p = sub.add_parser(
+        "bench", help="benchmarks: `hark bench latency`, `turns`, `echo`, `knowledge`, `serve`"
+    )
     p.add_argument(
         "which",
-        choices=["latency", "turns", "echo", "knowledge"],
+        choices=["latency", "turns", "echo", "knowledge", "serve"],
         help="latency: end of speech to first audio (embedded models); turns: end-of-turn decisions on "
         "paused and complete questions; echo: echo cancellation and barge-in over simulated echo paths; "
-        "knowledge: retrieval recall and speed",
+        "knowledge: retrieval recall and speed; serve: first audio with N sessions at once",
     )
     p.add_argument("--turns", type=int, default=10, help="latency: questions to ask (10)")
     p.add_argument("--repeats", type=int, default=1, help="turns: play the sample plan this many times (1)")
+    p.add_argument("--sessions", type=int, default=4, help="serve: most simultaneous sessions (4)")
     p.add_argument("--json", action="store_true", help="print one JSON line")
     p.add_argument("--pages", type=int, default=120, help="knowledge: pages of the generated corpus (120)")
     p.add_argument("--chunks", type=int, default=10_000, help="knowledge: passages of the latency index")
     p.add_argument("--embed", default="auto", help="knowledge: the dense embedder (auto: MiniLM)")
     add_config_args(p, *LLM, *LISTENING)
     p.set_defaults(run=run)
-
-
-def _config(args: argparse.Namespace) -> HarkConfig:
-    config = config_from_args(args)
-    if config.origin("llm.backend").kind == "default":
-        config = config.replaced("llm.backend", "embedded")  # the benchmark's reference: the embedded models
-    return config
 
 
 def run(args: argparse.Namespace, reporter: Reporter) -> int:
@@ -45,6 +41,8 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
         return run_echo(args, reporter)
     if args.which == "turns":
         return run_turns(args, reporter)
+    if args.which == "serve":
+        return run_serve(args, reporter)
     from hark.benchmark import latency
 
     if not 1 <= args.turns <= 100:
@@ -52,8 +50,7 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     reporter.info(
         f"benchmarking {args.turns} spoken questions in real time, Hark then the sequential baseline"
     )
-    config = _config(args)
-    result = latency.run(config, reporter, turns=args.turns)
+    result = latency.run(reference_config(args), reporter, turns=args.turns)
     if args.json:
         print(json.dumps(result))
         return 0
@@ -118,7 +115,7 @@ def run_turns(args: argparse.Namespace, reporter: Reporter) -> int:
     if not 1 <= args.repeats <= 20:
         raise UserError("--repeats must be between 1 and 20")
     reporter.info("playing sentences with and without mid-sentence pauses through the loop, in real time")
-    result = turns_live.run(_config(args), reporter, repeats=args.repeats)
+    result = turns_live.run(reference_config(args), reporter, repeats=args.repeats)
     samples = result.pop("samples")
     if args.json:
         for sample in samples:
@@ -136,4 +133,30 @@ def run_turns(args: argparse.Namespace, reporter: Reporter) -> int:
     )
     share = result["turn_model_cpu_share_of_one_core"] * 100
     print(f"turn model: {share:.2f}% of one core while listening; RSS peak {result['rss_peak_mb']} MB")
+    return 0
+
+
+def reference_config(args: argparse.Namespace) -> HarkConfig:
+    config = config_from_args(args)
+    if config.origin("llm.backend").kind == "default":
+        config = config.replaced("llm.backend", "embedded")  # the benchmark's reference: the embedded models
+    return config
+
+
+def run_serve(args: argparse.Namespace, reporter: Reporter) -> int:
+    from hark.benchmark import serve
+
+    if not 1 <= args.sessions <= 64:
+        raise UserError("--sessions must be between 1 and 64")
+    result = serve.run(reference_config(args), reporter, args.sessions)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    nan = float("nan")
+    for row in result["by_sessions"]:
+        p50, p90 = row.get("p50_first_audio_s", nan), row.get("p90_first_audio_s", nan)
+        answered = f"{row['answered']}/{row['turns']} answered"
+        print(f"{row['sessions']:>3} sessions: first audio p50 {p50:.3f}s, p90 {p90:.3f}s ({answered})")
+    largest = result["largest_sessions_p90_under_1_5_s"]
+    print(f"largest N with p90 under 1.5 s: {largest} ({result['backend']})")
     return 0
