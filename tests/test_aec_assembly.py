@@ -25,13 +25,14 @@ def quiet() -> tuple[Reporter, io.StringIO]:
     return Reporter(out=io.StringIO(), err=err), err
 
 
-def test_echo_cancelling_runs_whenever_hark_plays_through_a_speaker():
+def test_echo_cancelling_runs_when_on_and_hark_plays_through_a_speaker():
     reporter, _ = quiet()
-    processors = assembly.build_processors(config(), True, reporter, mic_latency_s=0.04)
+    on = config(**{"audio.aec": True})
+    processors = assembly.build_processors(on, True, reporter, mic_latency_s=0.04)
     assert isinstance(processors.echo, EchoCanceller) and processors.chain == (processors.echo,)
     assert processors.echo.config.device_delay_s == 0.04
-    assert assembly.build_processors(config(), False, reporter).chain == ()  # replies to a file
-    assert assembly.build_processors(config(**{"audio.aec": False}), True, reporter).chain == ()
+    assert assembly.build_processors(on, False, reporter).chain == ()  # replies to a file
+    assert assembly.build_processors(config(), True, reporter).chain == ()  # off by default
 
 
 @pytest.mark.parametrize(
@@ -55,7 +56,7 @@ def test_without_the_binding_hark_says_so_once_and_stays_half_duplex(monkeypatch
 
     monkeypatch.setattr(echo_module, "_load_processor", unavailable)
     reporter, err = quiet()
-    processors = assembly.build_processors(config(), True, reporter)
+    processors = assembly.build_processors(config(**{"audio.aec": True}), True, reporter)
     assert processors.echo is None and processors.chain == ()
     assert err.getvalue().count("echo cancellation is unavailable") == 1
     assert (
@@ -68,7 +69,11 @@ def test_the_wake_word_listens_on_both_sides_of_the_canceller():
     reporter, _ = quiet()
     woken = []
     both = assembly.build_processors(
-        config(), True, reporter, wake_word="hey_jarvis", on_wake=lambda n, t: woken.append(n)
+        config(**{"audio.aec": True}),
+        True,
+        reporter,
+        wake_word="hey_jarvis",
+        on_wake=lambda n, t: woken.append(n),
     )
     before, echo, after = both.chain
     assert isinstance(before, WakeWordDetector) and echo is both.echo and isinstance(after, WakeWordDetector)

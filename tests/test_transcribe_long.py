@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from audio_fixtures import silence, spoken
 
+from hark import assembly
 from hark.cli import main
 from hark.commands import transcribe
 from voice import SAMPLE_RATE
@@ -39,7 +40,7 @@ class CountingTranscriber:
 @pytest.fixture
 def whisper(transcriber, monkeypatch):
     counting = CountingTranscriber(transcriber)
-    monkeypatch.setattr(transcribe, "load_transcriber", lambda args, reporter: counting)
+    monkeypatch.setattr(assembly, "build_transcriber", lambda config, reporter: counting)
     return counting
 
 
@@ -80,7 +81,7 @@ def test_silence_gives_no_text_and_never_reaches_whisper(whisper, tmp_path, caps
 
 
 def test_a_recording_over_the_limit_is_refused_before_loading_anything(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(transcribe, "load_transcriber", pytest.fail)
+    monkeypatch.setattr(assembly, "build_transcriber", pytest.fail)
     path = write_wav(tmp_path / "ten.wav", silence(10.0))
     assert main(["transcribe", str(path), "--max-duration", "5"]) == 2
     assert "error: " in (err := capsys.readouterr().err) and "over the 5 s limit" in err
@@ -102,7 +103,7 @@ def silent_flac(path, minutes: int, rate: int = 8000):
 
 
 def test_by_default_two_hours_is_the_limit(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(transcribe, "load_transcriber", pytest.fail)
+    monkeypatch.setattr(assembly, "build_transcriber", pytest.fail)
     path = silent_flac(tmp_path / "long.flac", minutes=121)
     assert main(["transcribe", str(path)]) == 2
     assert "is 121 min long, over the 2 h limit" in capsys.readouterr().err

@@ -49,3 +49,12 @@ def test_finished_or_undecided_sentences_are_not_flagged(transcript):
 def test_contracted_question_word_still_strands():
     assert unfinished_reason("What's this one for") is None
     assert unfinished_reason("What's the weather like in the middle of") == "preposition 'of'"
+
+
+@pytest.mark.parametrize("text", ["Hey Hark.", "Hey, Hark,", "OK Jarvis", "hello"])
+def test_calling_the_assistant_is_not_the_end_of_the_turn(text):
+    assert unfinished_reason(text) == "an address, the request follows"
+
+
+def test_an_address_followed_by_a_request_is_judged_by_the_request():
+    assert unfinished_reason("Hey Hark, what time is it?") is None

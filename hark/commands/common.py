@@ -115,12 +115,13 @@ FLAGS = {
             choices=TURN_TAKING_CHOICES,
         ),
         Flag(
-            "--no-aec",
+            "--aec",
             "audio.aec",
-            "do not cancel the speaker's echo (on by default when Hark plays through a speaker)",
+            "cancel the speaker's echo in the microphone (WebRTC AEC3) when Hark plays through a speaker",
             type=None,
-            const=False,
+            const=True,
         ),
+        Flag("--no-aec", "audio.aec", "do not cancel the speaker's echo", type=None, const=False),
         Flag(
             "--barge-in-min",
             "audio.barge_in_min_s",
@@ -173,7 +174,7 @@ LISTENING = (
     "--no-speculation",
 )
 SPEAKING = ("--voice",)
-DEVICES = ("--mic", "--speaker", "--turn-taking", "--barge-in-min", "--no-aec")
+DEVICES = ("--mic", "--speaker", "--turn-taking", "--barge-in-min", "--aec", "--no-aec")
 GROUNDING = ("--kb", "--user")
 
 

@@ -25,6 +25,7 @@ from hark.serve.audio import SocketSink, SocketSource
 from hark.serve.fair import SharedSpeaker, SharedTranscriber
 from vision.image import decode
 from voice.events import VoiceEvent
+from voice.turn import EndOfTurnModel
 
 PERSONA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
 """A client may pick a persona by name, never by path (it would read files on the server)."""
@@ -34,13 +35,14 @@ STOP_WAIT_S = 3.0
 
 @dataclass(frozen=True)
 class SharedModels:
-    """What every session uses: one Whisper, one Piper, one chat backend."""
+    """What every session uses: one Whisper, one Piper, one chat backend, one end-of-turn model."""
 
     transcriber: SharedTranscriber
     speaker: SharedSpeaker
     backend: ChatBackend
     config: HarkConfig
     reporter: Reporter
+    turn_model: EndOfTurnModel | None = None
 
     def new_manager(self, persona: str | None = None) -> DialogueManager:
         """A conversation of its own (memory, persona, guardrails) on the shared backend. Web sessions are
@@ -108,6 +110,8 @@ class Session:
         self.source = SocketSource()
         self._send_event = send_event
         self.conversation = SessionConversation(self.manager, config.stt.min_confidence)
+        if models.turn_model is None:
+            config = config.replaced("turn.model", "off")  # none loaded: the hang ends turns
         self.loop, self.player = assembly.build_loop(
             config,
             self.source,
@@ -117,6 +121,7 @@ class Session:
             self.conversation,
             self._on_event,
             realtime=True,
+            turn_model=models.turn_model,
         )
         self._thread = threading.Thread(target=self._run, name=f"hark-session-{session_id}", daemon=True)
 
@@ -161,6 +166,7 @@ def load_models(config: HarkConfig, reporter: Reporter) -> SharedModels:
         assembly.build_backend(config, reporter),
         config,
         reporter,
+        assembly.build_turn_model(config, reporter),
     )
     first = models.new_manager()
     first.warm_up()

@@ -31,6 +31,12 @@ UNTRUSTED_DELAY_S = 1.0
 """While a burst is untrusted, the echo may lag its reference by this much: underruns in a loaded sound
 server push it later than tracking follows (measured on PulseAudio: the end of the greeting leaked with a
 0.6 s window, not with 1 s)."""
+TRUST_RESIDUAL_DB = 40.0
+"""A burst is trusted too when what passes is this far below what the speaker plays: no echo reaches the
+microphone (a headset, or a speaker the microphone cannot hear), so there is nothing to cancel."""
+NO_ECHO_AFTER_S = UNTRUSTED_DELAY_S + ECHO_TAIL_S
+"""How much of a burst must be heard to tell that no echo reaches the microphone: the latest an echo may
+arrive, so that the silence before a late echo is not taken for a microphone that cannot hear the speaker."""
 RESTART_GAP_S = 0.05
 """Audio handed to the speaker this long after the previous audio ended restarts playback: the sound server
 may re-buffer there and move the echo, so the burst must earn trust again."""
@@ -167,13 +173,15 @@ class EchoCanceller:
             ]
         )
         active = self._update_erle(reference, mic, out)
-        if not self._trusted(active, at_s, mic, out):
+        if not self._trusted(active, at_s, reference, mic, out):
             out = np.zeros_like(out)
         self._cpu_s += time.thread_time() - started
         self._audio_s += mic.size / SAMPLE_RATE
         return out
 
-    def _trusted(self, active: bool, at_s: float, mic: np.ndarray, out: np.ndarray) -> bool:
+    def _trusted(
+        self, active: bool, at_s: float, reference: np.ndarray, mic: np.ndarray, out: np.ndarray
+    ) -> bool:
         """Whether this frame may pass: no speaker audio can be in it, or the current burst earned trust."""
         config = self.config
         if config.trust_after_s <= 0:
@@ -183,9 +191,11 @@ class EchoCanceller:
             self._burst = _Burst()
         burst = self._burst
         if active:
-            burst.add(mic, out)
-            if burst.heard_s >= config.trust_after_s and burst.erle_db >= config.trust_erle_db:
-                burst.trusted = True
+            burst.add(reference, mic, out)
+            converged = burst.heard_s >= config.trust_after_s and burst.erle_db >= config.trust_erle_db
+            no_echo = burst.heard_s >= NO_ECHO_AFTER_S and burst.residual_db >= TRUST_RESIDUAL_DB
+            if converged or no_echo:
+                burst.trusted = True  # for the rest of the burst: the user's voice must not revoke it
         return burst.trusted or not self._echo_may_sound(at_s, mic.size)
 
     def _echo_may_sound(self, at_s: float, n: int) -> bool:
@@ -209,14 +219,21 @@ class _Burst:
     """Speaker audio since playback (re)started: how much echo the canceller removed in it."""
 
     heard_s: float = 0.0
+    power_reference: float = 0.0
     power_in: float = 0.0
     power_out: float = 0.0
     trusted: bool = False
 
-    def add(self, mic: np.ndarray, out: np.ndarray) -> None:
+    def add(self, reference: np.ndarray, mic: np.ndarray, out: np.ndarray) -> None:
         self.heard_s += mic.size / SAMPLE_RATE
+        self.power_reference += float(np.mean(reference.astype(np.float64) ** 2))
         self.power_in += float(np.mean(mic.astype(np.float64) ** 2))
         self.power_out += float(np.mean(out.astype(np.float64) ** 2))
+
+    @property
+    def residual_db(self) -> float:
+        """How far below the speaker's sound what passes the canceller is (echo loss plus cancellation)."""
+        return 10.0 * float(np.log10(max(self.power_reference, 1e-12) / max(self.power_out, 1e-12)))
 
     @property
     def erle_db(self) -> float:

@@ -35,6 +35,12 @@ POSSESSIVES = frozenset("my your our their its whose".split())
 COPULAS = frozenset("is are was were am".split())
 FILLERS = frozenset("um umm uh uhh uhm er erm hmm mm".split())
 
+ADDRESSES = frozenset("hey hi hello ok okay".split())
+ADDRESS_WORDS = 3
+"""An utterance this short that starts by addressing someone ("Hey Hark", "OK Jarvis") is the call before
+the request: answering it at once would talk over the question (a kiosk greets a wake phrase said alone
+after the maximum wait instead)."""
+
 TRAILING_OFF = ("...", "…", "-", "–", "—")
 """How Whisper ends a transcript whose speaker trails off."""
 
@@ -63,6 +69,8 @@ def unfinished_reason(transcript: str) -> str | None:
         return "no words"
     if transcript.rstrip().endswith(TRAILING_OFF):
         return "trailing off"
+    if words[0] in ADDRESSES and len(words) <= ADDRESS_WORDS:
+        return "an address, the request follows"
     last = words[-1]
     for name, vocabulary in _CATEGORIES:
         if last not in vocabulary:
