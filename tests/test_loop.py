@@ -339,3 +339,9 @@ def test_an_utterance_cut_off_by_the_end_of_the_source_ends_without_a_reply():
     assert started.turn_id == ended.turn_id == 1 and ended.stream_s > started.stream_s
     assert not s.of("transcript", final=True) and not s.of("reply") and summary.turns == 0
     assert all(t.cancelled and t.finished is None for t in s.conversation.turns)
+
+
+def test_without_partials_no_partial_transcript_is_reported():
+    script = "." * 10 + "S" * 40 + "." * 30
+    s, _ = run_loop(script, partial_interval_s=None)
+    assert s.of("transcript", final=False) == [] and len(s.of("transcript", final=True)) == 1

@@ -516,8 +516,8 @@ class VoiceLoop:
             if utt.barged is not None and starts_with_stop(transcript.text):
                 self._stop_barged(utt)  # "stop" needs no end of turn
             committed, tentative = utt.agreement.update(transcript.text)
-            if committed or tentative:
-                text = f"{committed} {tentative}".strip()
+            if (committed or tentative) and self.config.partial_interval_s is not None:
+                text = f"{committed} {tentative}".strip()  # reported only when partials are asked for
                 self._events.emit(events.Transcript(utt.turn_id, final=False, text=text, committed=committed))
 
     def _end_utterance(self, utt: _Utterance, speech_end_s: float, wall: float, reason: str) -> None:
