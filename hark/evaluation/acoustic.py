@@ -14,6 +14,8 @@ arriving; a virtual clock would freeze the room while they think.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 import threading
 import time
@@ -33,7 +35,7 @@ from voice.events import BargeIn, Reply, SpeechEnded, Transcript, VoiceEvent
 from voice.reply import Turn
 from voice.stt import Transcriber
 from voice.stt import Transcript as SttTranscript
-from voice.tts import Speaker
+from voice.tts import Speaker, TtsConfig
 from voice.vad import FRAME_S, FRAME_SAMPLES
 
 SNR_RANGE_DB = (-10.0, 60.0)
@@ -118,9 +120,17 @@ def reverberate(speech: np.ndarray, rt60_s: float, rng: np.random.Generator) -> 
 
 
 def spoken(speaker: Speaker, text: str) -> np.ndarray:
-    """`text` in the Piper voice, 16 kHz float32."""
-    audio = speaker.synthesize_all(text).astype(np.float32) / 32768.0
-    return resample(audio, speaker.sample_rate, SAMPLE_RATE).astype(np.float32)
+    """`text` in the Piper voice, 16 kHz float32, the same on every run (see `user_voice`)."""
+    voice = user_voice(speaker.config) if isinstance(speaker, Speaker) else speaker
+    audio = voice.synthesize_all(text).astype(np.float32) / 32768.0
+    return resample(audio, voice.sample_rate, SAMPLE_RATE).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=2)
+def user_voice(config: TtsConfig) -> Speaker:
+    """The user's words in a scene: Piper without its random noise, so a case sounds the same on every run
+    and for both sides of an A/B comparison (the room is seeded too); what differs is what Hark does."""
+    return Speaker(dataclasses.replace(config, deterministic=True))
 
 
 def babble(speaker: Speaker, seconds: float, rng: np.random.Generator) -> np.ndarray:
