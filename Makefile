@@ -42,7 +42,7 @@ demo: install
 	$(VENV)/bin/hark demo
 
 test: install
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider --reruns 2 --reruns-delay 1
 
 bench: install
 	$(VENV)/bin/hark bench latency --json
