@@ -63,9 +63,7 @@ class Player:
         self.realtime = realtime
         """True when the sink plays at real-time speed (a speaker), so the mic may hear it."""
         self.clock = clock
-        self.reference: FrameProcessor | None = None
-        """Hears every chunk with the time it starts on the speaker; the voice loop sets its processor
-        chain here, so echo cancelling gets the far end of exactly the audio it must remove."""
+        self._reference: FrameProcessor | None = None
         self._queue: Mailbox[_Chunk | None] = Mailbox(clock)
         self._stop = clock.signal()
         self._halt = clock.signal()
@@ -82,6 +80,19 @@ class Player:
         self._replies = 0
         self._last_sound_wall = 0.0
         self._thread = clock.start_thread(self._run, "hark-player")
+
+    @property
+    def reference(self) -> FrameProcessor | None:
+        """Hears what plays with the time it is heard; the voice loop sets its processor chain here, so echo
+        cancelling gets the far end of exactly the audio it must remove. A sink on a real speaker dates it
+        itself (`listener`), block by block as the device takes it; other sinks are dated at the write."""
+        return self._reference
+
+    @reference.setter
+    def reference(self, reference: FrameProcessor | None) -> None:
+        self._reference = reference
+        if hasattr(self.sink, "listener"):
+            self.sink.listener = reference.playback if reference is not None else None
 
     def begin_reply(self) -> None:
         self._stop.clear()
@@ -177,11 +188,8 @@ class Player:
         counted so far) cut it short."""
         rest = chunk.samples[chunk.played :]
         started = self.clock.now()
-        if self.reference is not None:
-            # when the audio leaves the speaker, not when it is written (first-audio timing stays as the
-            # benchmarks measure it: at the write)
-            audible_at = started + getattr(self.sink, "latency_s", 0.0)
-            self.reference.playback(rest, chunk.rate, audible_at)
+        if self._reference is not None and not hasattr(self.sink, "listener"):
+            self._reference.playback(rest, chunk.rate, started)
         if reply.first_audio_wall is None:
             loud = audible(rest)
             if loud.size:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from voice.errors import AudioDeviceError
-from voice.sinks import SpeakerSink
+from voice.sinks import PlaybackListener, SpeakerSink
 from voice.sources import AudioSource, MicSource
 
 EventCallback = Callable[[dict], None]
@@ -61,6 +61,8 @@ class SpeakerOutput:
         self._device = device
         self._on_event = on_event
         self._sink: SpeakerSink | None = None
+        self.listener: PlaybackListener | None = None
+        """Given to each speaker stream opened: it dates the echo-cancelling reference."""
         self.description = f"speaker {device or '(default)'}"
         self.status = "unknown"
         self.error: str | None = None
@@ -70,6 +72,7 @@ class SpeakerOutput:
             try:
                 if self._sink is None:
                     self._sink = SpeakerSink(self._device or None)
+                self._sink.listener = self.listener
                 played = self._sink.play(samples, rate, stop)
             except (AudioDeviceError, OSError) as exc:
                 self.release()
@@ -84,12 +87,6 @@ class SpeakerOutput:
 
     def gap(self, seconds: float) -> None:
         pass
-
-    @property
-    def latency_s(self) -> float:
-        """The open stream's output latency (the player dates the echo-cancelling reference with it)."""
-        sink = self._sink
-        return sink.latency_s if sink is not None else 0.0
 
     def release(self) -> None:
         """Close the stream (call with the `PortAudio` lock held)."""
