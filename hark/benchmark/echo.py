@@ -143,7 +143,7 @@ def run_path(
             echo_frame = echo[span]
             if np.sqrt(np.mean(echo_frame**2)) > 3 * NOISE_RMS:
                 echo_power += float(np.sum(frame.astype(np.float64) ** 2))
-                out_power += float(np.sum(out.astype(np.float64) ** 2))
+                out_power += float(np.sum(aec.cancelled.astype(np.float64) ** 2))
         if (t := cleaned_bi.feed(out)) is not None:
             cleaned_hits.append(t)
         if (t := raw_bi.feed(frame)) is not None:

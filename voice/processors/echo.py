@@ -18,6 +18,7 @@ import numpy as np
 from voice import SAMPLE_RATE
 from voice.processors.delay import DelayTracker
 from voice.processors.farend import FarEndBuffer
+from voice.processors.timeline import CaptureTimeline
 
 BLOCK_SAMPLES = SAMPLE_RATE // 100
 """AEC3 works on 10 ms blocks."""
@@ -38,8 +39,8 @@ NO_ECHO_AFTER_S = UNTRUSTED_DELAY_S + ECHO_TAIL_S
 """How much of a burst must be heard to tell that no echo reaches the microphone: the latest an echo may
 arrive, so that the silence before a late echo is not taken for a microphone that cannot hear the speaker."""
 RESTART_GAP_S = 0.05
-"""Audio handed to the speaker this long after the previous audio ended restarts playback: the sound server
-may re-buffer there and move the echo, so the burst must earn trust again."""
+"""Audio that starts this long after the previous audio ended begins a new burst: it is placed where its own
+time says, and the burst's cancellation is measured afresh."""
 
 
 class EchoCancellerUnavailable(RuntimeError):
@@ -59,16 +60,14 @@ class EchoConfig:
     ns_level: int = 1
     """WebRTC NS strength 0-3 (6, 12, 18, 21 dB)."""
     auto_gain_control: bool = False
-    trust_after_s: float = 0.8
+    trust_after_s: float = 2.0
     trust_erle_db: float = 15.0
-    """Each burst of speaker audio (from when playback starts or restarts after a gap) begins muted: frames
-    heard while the speaker plays, and its echo tail, are silenced as in half-duplex until the canceller has
-    heard `trust_after_s` of it and removed at least `trust_erle_db` of its echo. Why: through a sound
-    server the echo moves each time playback restarts (measured on PulseAudio: 50 ms for one reply, 240 ms
-    for the next) and AEC3 lets echo through
-    while it re-converges (ERLE 4-7 dB on some replies, 45-50 dB on others), which would interrupt the
-    reply. A reply whose echo is not cancelled thus stays half-duplex instead of interrupting itself.
-    `trust_after_s = 0` turns this off."""
+    """Speaker audio begins muted: frames heard while the speaker plays, and its echo tail, are silenced as
+    in half-duplex until the canceller has heard `trust_after_s` of it and removed at least `trust_erle_db`
+    of its echo (or found no echo at all: a headset). AEC3 lets echo through while it converges (measured on
+    PulseAudio: a leak 0.1 s after 0.8 s of good cancellation of the greeting made Whisper hear "Thank
+    you."), so 2 s. The trust then holds for later replies, since the reference is dated by the device's
+    own playout time and the echo stays where it was; `trust_after_s = 0` turns this off."""
 
     def __post_init__(self) -> None:
         if self.ns_level not in (0, 1, 2, 3):
@@ -116,6 +115,9 @@ class EchoCanceller:
         self.config = config or EchoConfig()
         self._apm = _load_processor(self.config)
         self._far = FarEndBuffer()
+        self._timeline = CaptureTimeline(SAMPLE_RATE)
+        self.cancelled = np.zeros(0, dtype=np.int16)
+        """The last frame as AEC3 left it, before muting (what ERLE is measured on)."""
         self._tracker = DelayTracker(
             self.config.device_delay_s, SAMPLE_RATE, max_delay_s=self.config.max_delay_s
         )
@@ -146,11 +148,10 @@ class EchoCanceller:
         return self._cpu_s / self._audio_s if self._audio_s else 0.0
 
     def playback(self, audio: np.ndarray, sample_rate: int, at_s: float) -> None:
-        """A chunk handed over before (or just after) the previous one has finished playing follows it
-        without a gap or an overlap: the speaker plays queued audio back to back, while the timestamps the
-        player can take (at each write, plus the reported latency) jump by the sound server's real buffer
-        at each chunk (measured on PulseAudio: the reference then overlapped itself and ERLE fell to
-        2-7 dB). Only a chunk after a gap re-anchors the reference, and restarts the trust."""
+        """A chunk that starts before (or just after) the previous one has finished follows it without a gap
+        or an overlap: the speaker plays its audio back to back, and a few milliseconds of jitter in the
+        reported times would otherwise skip or repeat reference samples under AEC3. Only a chunk after a
+        gap re-anchors the reference."""
         if at_s > self._played_until_s + RESTART_GAP_S:
             self._restarts.append(at_s)
         else:
@@ -161,6 +162,7 @@ class EchoCanceller:
     def process(self, frame: np.ndarray, at_s: float) -> np.ndarray:
         started = time.thread_time()
         mic = np.asarray(frame, dtype=np.int16)
+        at_s = self._timeline.time_of(at_s, mic.size)
         if self.config.track_delay:
             self._tracker.push(self._far.read(at_s, mic.size), mic)
         delay_s = self._tracker.delay_s
@@ -172,6 +174,7 @@ class EchoCanceller:
                 for i in range(0, mic.size, BLOCK_SAMPLES)
             ]
         )
+        self.cancelled = out
         active = self._update_erle(reference, mic, out)
         if not self._trusted(active, at_s, reference, mic, out):
             out = np.zeros_like(out)
@@ -188,7 +191,7 @@ class EchoCanceller:
             return True
         while self._restarts and self._restarts[0] <= at_s:
             self._restarts.popleft()
-            self._burst = _Burst()
+            self._burst = _Burst(trusted=self._burst.trusted)
         burst = self._burst
         if active:
             burst.add(reference, mic, out)
