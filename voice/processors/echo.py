@@ -128,7 +128,9 @@ class EchoCanceller:
         self._burst = _Burst()
         self._played_until_s = float("-inf")
         self._restarts: deque[float] = deque()
-        """Start times of playback after a gap (appended by the player thread, read by the capture thread)."""
+        """Start times of playback after a gap."""
+        self._incoming: deque[tuple[np.ndarray, int, float]] = deque()
+        """Blocks the speaker has played, not yet placed in the far end (appending is thread-safe)."""
 
     @property
     def delay_s(self) -> float:
@@ -148,6 +150,12 @@ class EchoCanceller:
         return self._cpu_s / self._audio_s if self._audio_s else 0.0
 
     def playback(self, audio: np.ndarray, sample_rate: int, at_s: float) -> None:
+        """Called from the speaker's audio callback, which must return within milliseconds or the stream
+        underruns (and PulseAudio then raises its latency for good, measured: 1.5 s more to first audio):
+        the block is only queued here, and placed by the capture thread."""
+        self._incoming.append((audio, sample_rate, at_s))
+
+    def _place(self, audio: np.ndarray, sample_rate: int, at_s: float) -> None:
         """A chunk that starts before (or just after) the previous one has finished follows it without a gap
         or an overlap: the speaker plays its audio back to back, and a few milliseconds of jitter in the
         reported times would otherwise skip or repeat reference samples under AEC3. Only a chunk after a
@@ -163,6 +171,8 @@ class EchoCanceller:
         started = time.thread_time()
         mic = np.asarray(frame, dtype=np.int16)
         at_s = self._timeline.time_of(at_s, mic.size)
+        while self._incoming:
+            self._place(*self._incoming.popleft())
         if self.config.track_delay:
             self._tracker.push(self._far.read(at_s, mic.size), mic)
         delay_s = self._tracker.delay_s
