@@ -16,6 +16,8 @@ from voice.turn.text import unfinished_reason
         ("The best thing about Paris is", "copula 'is'"),
         ("Where is", "copula 'is'"),
         ("I think we should, um", "filler 'um'"),
+        ("Remind me to call", "'to call' without its object"),
+        ("I want to buy.", "'to buy' without its object"),
         ("Book a table for.", "preposition 'for'"),  # Whisper's full stop after a half does not count
         ("I need a taxi to the airport...", "trailing off"),
         ("I was thinking -", "trailing off"),
@@ -40,6 +42,9 @@ def test_partials_that_cannot_end_a_turn(transcript, reason):
         "Turn the lights on.",  # particles are not in the lists
         "I think so.",
         "I need a taxi to the airport at 6.",  # a number is a word
+        "Who do I need to call?",  # a question's verb has its object in front
+        "Give me a call.",  # "call" as a noun
+        "Who should I call",
     ],
 )
 def test_finished_or_undecided_sentences_are_not_flagged(transcript):

@@ -42,7 +42,7 @@ PAUSED: tuple[tuple[str, str], ...] = (
     ("Can you tell me the weather in", "Paris tomorrow morning?"),
     ("Remind me to call", "my sister after lunch."),
 )
-"""First half, second half. The last two end on words the text signal leaves to the audio model."""
+"""First half, second half. "in" (a particle as often as a preposition) is left to the audio model."""
 PAUSES_S: tuple[float, ...] = (0.5, 0.8, 1.1, 0.6, 0.9, 1.2, 0.7, 1.0)
 """Mid-sentence silences, assigned in turn."""
 LEAD_S = 0.5

@@ -15,6 +15,9 @@ Known ambiguities, and how they are handled:
 * "is"/"are"/"was"/"were" close embedded questions ("what time it is", "what colour the sky is"): a
   copula right after a subject pronoun, or with a question word before its subject, is not counted
   ("Where is" still counts).
+* Verbs that need an object ("call", "tell", "buy", "send" ...) after "to" ("Remind me to call",
+  "I want to buy") leave the request without its point: the object follows. Not in a question ("Who do I
+  need to call?") and not without "to" ("Give me a call", "Who should I call").
 * Particles that double as prepositions and often end sentences ("on", "off", "in", "out", "up", "down",
   "over", "back", "around", "away") are left out; so are "so", "that", "her" and "like".
 """
@@ -34,6 +37,12 @@ CONJUNCTIONS = frozenset("and but or nor because although though while whereas u
 POSSESSIVES = frozenset("my your our their its whose".split())
 COPULAS = frozenset("is are was were am".split())
 FILLERS = frozenset("um umm uh uhh uhm er erm hmm mm".split())
+
+OBJECT_VERBS = frozenset(
+    "call phone ring text email message tell ask remind buy order send bring book get fetch find visit "
+    "contact invite pay meet".split()
+)
+"""After "to", a verb that is not finished without its object."""
 
 ADDRESSES = frozenset("hey hi hello ok okay".split())
 ADDRESS_WORDS = 3
@@ -72,6 +81,8 @@ def unfinished_reason(transcript: str) -> str | None:
     if words[0] in ADDRESSES and len(words) <= ADDRESS_WORDS:
         return "an address, the request follows"
     last = words[-1]
+    if last in OBJECT_VERBS and len(words) >= 2 and words[-2] == "to" and not _is_question(words):
+        return f"'to {last}' without its object"
     for name, vocabulary in _CATEGORIES:
         if last not in vocabulary:
             continue
@@ -91,9 +102,13 @@ def _closes_embedded_question(words: list[str]) -> bool:
     return words[-2] in SUBJECT_PRONOUNS or any(w in QUESTION_WORDS for w in words[:-2])
 
 
+def _is_question(words: list[str]) -> bool:
+    return words[0].split("'")[0] in QUESTION_WORDS
+
+
 def _stranded(words: list[str]) -> bool:
     """A question's preposition left at the end ("what is it for"), rather than one awaiting its noun."""
-    if len(words) < 2 or words[0].split("'")[0] not in QUESTION_WORDS:
+    if len(words) < 2 or not _is_question(words):
         return False
     before = words[-2]
     return before in OBJECT_PRONOUNS or before.endswith(("ing", "ed"))
