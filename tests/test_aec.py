@@ -11,10 +11,11 @@ import pytest
 from hark.benchmark.echo import EchoPath
 from voice import SAMPLE_RATE
 from voice.decode import resample, write_wav
+from voice.endpointer import Endpointer, EndpointerConfig, EventKind
 from voice.ports import FrameProcessor, ProcessorChain
 from voice.processors.echo import EchoCanceller, EchoCancellerUnavailable, EchoConfig
 from voice.processors.wake import WakeWordDetector
-from voice.vad import FRAME_SAMPLES
+from voice.vad import FRAME_S, FRAME_SAMPLES, WebRtcVad
 
 REPLY = "The weather today is mostly sunny with a light breeze, and tomorrow there may be some rain."
 START_S = 100.0
@@ -169,3 +170,24 @@ def test_processors_fit_the_chain_on_recorded_frames(speaker, reply, tmp_path):
     settled = slice(int(2.5 * SAMPLE_RATE), mic.size - SAMPLE_RATE)
     assert power_db(frames[settled]) - power_db(cleaned[settled]) >= 20.0
     assert woken == []
+
+
+def test_muted_frames_carry_the_rooms_own_noise_so_no_utterance_starts_when_the_speaker_stops(speaker, reply):
+    """No echo reaches this microphone, but its room is too noisy to tell (the burst is never trusted):
+    the reply's frames are muted. Digital silence there made webrtcvad take the room's noise, when it came
+    back, for the three frames of speech that start an utterance."""
+    rng = np.random.default_rng(3)
+    room = np.convolve(rng.normal(0.0, 1.0, 9 * SAMPLE_RATE), np.ones(8) / 8, mode="same")
+    room = np.round(room * 100.0 / np.sqrt(np.mean(room**2))).astype(np.int16)
+    aec = EchoCanceller()
+    aec.playback(reply, speaker.sample_rate, START_S + 1.0)
+    out = run(aec, room)
+    muted = slice(int(1.5 * SAMPLE_RATE), int(2.5 * SAMPLE_RATE))
+    assert not np.array_equal(out[muted], room[muted]) and power_db(out[muted]) > power_db(room) - 3.0
+    vad, endpointer = WebRtcVad(2), Endpointer(EndpointerConfig())
+    starts = [
+        endpointer.process(vad.is_speech(out[i : i + FRAME_SAMPLES]), FRAME_S)
+        for i in range(0, out.size, FRAME_SAMPLES)
+    ]
+    # (webrtcvad takes the first frames of any noise for speech: it has not heard the room yet)
+    assert not [e for e in starts if e is not None and e.kind is EventKind.START and e.time_s > 0.9]

@@ -126,6 +126,7 @@ class EchoCanceller:
         self._cpu_s = 0.0
         self._audio_s = 0.0
         self._burst = _Burst()
+        self._room = RoomTone()
         self._played_until_s = float("-inf")
         self._restarts: deque[float] = deque()
         """Start times of playback after a gap."""
@@ -186,14 +187,23 @@ class EchoCanceller:
         )
         self.cancelled = out
         active = self._update_erle(reference, mic, out)
-        if not self._trusted(active, at_s, reference, mic, out):
-            out = np.zeros_like(out)
+        may_sound = self._echo_may_sound(at_s, mic.size)
+        if not may_sound:
+            self._room.hear(out)
+        if not self._trusted(active, at_s, may_sound, reference, mic, out):
+            out = self._room.tone(out.size)
         self._cpu_s += time.thread_time() - started
         self._audio_s += mic.size / SAMPLE_RATE
         return out
 
     def _trusted(
-        self, active: bool, at_s: float, reference: np.ndarray, mic: np.ndarray, out: np.ndarray
+        self,
+        active: bool,
+        at_s: float,
+        may_sound: bool,
+        reference: np.ndarray,
+        mic: np.ndarray,
+        out: np.ndarray,
     ) -> bool:
         """Whether this frame may pass: no speaker audio can be in it, or the current burst earned trust."""
         config = self.config
@@ -209,7 +219,7 @@ class EchoCanceller:
             no_echo = burst.heard_s >= NO_ECHO_AFTER_S and burst.residual_db >= TRUST_RESIDUAL_DB
             if converged or no_echo:
                 burst.trusted = True  # for the rest of the burst: the user's voice must not revoke it
-        return burst.trusted or not self._echo_may_sound(at_s, mic.size)
+        return burst.trusted or not may_sound
 
     def _echo_may_sound(self, at_s: float, n: int) -> bool:
         """Whether the speaker's sound, delayed by up to `UNTRUSTED_DELAY_S` plus its tail, may be in this
@@ -225,6 +235,39 @@ class EchoCanceller:
         self._power_in = ERLE_DECAY * self._power_in + float(np.mean(mic.astype(np.float64) ** 2))
         self._power_out = ERLE_DECAY * self._power_out + float(np.mean(out.astype(np.float64) ** 2))
         return True
+
+
+class RoomTone:
+    """What the microphone hears while nobody speaks and the speaker is silent: muted frames are filled
+    with it rather than with digital silence. webrtcvad adapts to silence and then takes the room's own
+    noise, when it comes back, for three frames of speech: exactly what starts an utterance (measured on
+    the peer benchmark: a wordless utterance began as each reply's echo window closed, waited for words,
+    and swallowed the next question, which was answered 2.4-4.2 s after it ended instead of 0.8 s)."""
+
+    FLOOR_RISE = 1.002
+    """Per frame, how fast the noise floor may rise (about 6 % a second); it falls at once."""
+
+    def __init__(self) -> None:
+        self._floor = 0.0
+        self._tone: np.ndarray | None = None
+        self._rng = np.random.default_rng(0)
+
+    def hear(self, frame: np.ndarray) -> None:
+        """A frame heard while the speaker is silent: kept when it is as quiet as the room gets."""
+        level = float(np.sqrt(np.mean(frame.astype(np.float64) ** 2)))
+        if self._floor == 0.0 or level < self._floor:
+            self._floor = level
+        else:
+            self._floor *= self.FLOOR_RISE
+        if level <= 1.5 * self._floor:
+            self._tone = frame.copy()
+
+    def tone(self, n: int) -> np.ndarray:
+        """`n` samples of room tone (silence until the room has been heard)."""
+        if self._tone is None or self._tone.size < n:
+            return np.zeros(n, dtype=np.int16)
+        shifted = np.roll(self._tone, int(self._rng.integers(self._tone.size)))[:n]
+        return shifted if self._rng.random() < 0.5 else -shifted
 
 
 @dataclass
