@@ -38,6 +38,8 @@ microphone (a headset, or a speaker the microphone cannot hear), so there is not
 NO_ECHO_AFTER_S = UNTRUSTED_DELAY_S + ECHO_TAIL_S
 """How much of a burst must be heard to tell that no echo reaches the microphone: the latest an echo may
 arrive, so that the silence before a late echo is not taken for a microphone that cannot hear the speaker."""
+JITTER_S = 0.002
+"""How far the reported playout times of back-to-back blocks wander."""
 RESTART_GAP_S = 0.05
 """Audio that starts this long after the previous audio ended begins a new burst: it is placed where its own
 time says, and the burst's cancellation is measured afresh."""
@@ -157,13 +159,14 @@ class EchoCanceller:
         self._incoming.append((audio, sample_rate, at_s))
 
     def _place(self, audio: np.ndarray, sample_rate: int, at_s: float) -> None:
-        """A chunk that starts before (or just after) the previous one has finished follows it without a gap
-        or an overlap: the speaker plays its audio back to back, and a few milliseconds of jitter in the
-        reported times would otherwise skip or repeat reference samples under AEC3. Only a chunk after a
-        gap re-anchors the reference."""
+        """A block that starts within `JITTER_S` of where the previous one ended (or before it: a speaker
+        plays one thing at a time) follows it without a gap or an overlap, since a few milliseconds of
+        jitter in the reported times would skip or repeat reference samples under AEC3. A later one is
+        placed where its own time says: the stream underran and its audio really is late (snapped instead,
+        each underrun on a busy machine left the reference further ahead of the echo, until AEC3 lost it)."""
         if at_s > self._played_until_s + RESTART_GAP_S:
             self._restarts.append(at_s)
-        else:
+        elif at_s <= self._played_until_s + JITTER_S:
             at_s = self._played_until_s
         self._far.add(audio, sample_rate, at_s)
         self._played_until_s = at_s + audio.size / sample_rate
