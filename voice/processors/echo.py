@@ -140,6 +140,9 @@ class EchoCanceller:
         self._audio_s = 0.0
         self._burst = _Burst()
         self._room = RoomTone()
+        self._echo_heard = True
+        """Whether trust was earned by cancelling an echo (not by hearing none: a headset, whose wearer's
+        voice AEC3 may turn down while the speaker plays, is not gated as residue)."""
         self._played_until_s = float("-inf")
         self._restarts: deque[float] = deque()
         """Start times of playback after a gap."""
@@ -205,7 +208,7 @@ class EchoCanceller:
         if not may_sound:
             self._room.hear(out)
         if not self._trusted(active, at_s, may_sound, reference, mic, out) or (
-            may_sound and _rms(out) < RESIDUE_RATIO * _rms(mic)
+            may_sound and self._echo_heard and _rms(out) < RESIDUE_RATIO * _rms(mic)
         ):
             out = self._room.tone(out.size)
         self._cpu_s += time.thread_time() - started
@@ -233,8 +236,9 @@ class EchoCanceller:
             burst.add(reference, mic, out)
             converged = burst.heard_s >= config.trust_after_s and burst.erle_db >= config.trust_erle_db
             no_echo = burst.heard_s >= NO_ECHO_AFTER_S and burst.residual_db >= TRUST_RESIDUAL_DB
-            if converged or no_echo:
+            if (converged or no_echo) and not burst.trusted:
                 burst.trusted = True  # for the rest of the burst: the user's voice must not revoke it
+                self._echo_heard = converged
         return burst.trusted or not may_sound
 
     def _echo_may_sound(self, at_s: float, n: int) -> bool:
