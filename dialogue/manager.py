@@ -33,6 +33,7 @@ from dialogue.backends.base import (
     TextDelta,
     ToolCallItem,
     open_stream,
+    read_prompt,
 )
 from dialogue.errors import DialogueError
 from dialogue.feedback import recognise
@@ -621,18 +622,9 @@ class DialogueManager:
         """
         messages = [Message("system", self.persona.system_prompt), Message("user", "Hello.")]
         cancel = self._warm_up = Cancel()
-
-        def run() -> None:
-            try:
-                stream = open_stream(
-                    self.backend, lambda _b: messages, GenerationOptions(max_tokens=1), None, cancel
-                )
-                with closing(stream):
-                    next(stream, None)
-            except BackendError:
-                pass
-
-        thread = self._warm_up_thread = threading.Thread(target=run, name="hark-warm-up", daemon=True)
+        thread = self._warm_up_thread = threading.Thread(
+            target=read_prompt, args=(self.backend, messages, cancel), name="hark-warm-up", daemon=True
+        )
         thread.start()
         thread.join(wait_s)
         return not thread.is_alive() and not cancel.is_set()

@@ -12,6 +12,13 @@ the summary by the same backend, on a background thread. The next turn never wai
 cancels the summary's model call at once (the backend stops at its next chance and frees the model) and the
 fold is tried again after that turn, so on two cores the summary only uses time the user spends listening
 or talking.
+
+Stable prefix: llama.cpp and Ollama reuse the prompt they read last up to the first token that differs, so
+a prompt that only grows at its end costs the model only the new turn. Dropping or folding the oldest
+exchange at every turn would change the prompt near its start and make the model read all of it again: on
+two cores, 4-5 s before the first word. So history leaves the prompt in large steps (down to
+`KEEP_AFTER_DROP` of its room), and after a fold the model reads the new prompt ahead, while the user
+listens.
 """
 
 from __future__ import annotations
@@ -23,7 +30,14 @@ from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 
-from dialogue.backends.base import BackendError, Cancel, ChatBackend, GenerationOptions, open_stream
+from dialogue.backends.base import (
+    BackendError,
+    Cancel,
+    ChatBackend,
+    GenerationOptions,
+    open_stream,
+    read_prompt,
+)
 from dialogue.messages import MESSAGE_OVERHEAD_TOKENS, Message
 
 CHARS_PER_TOKEN = 3.0
@@ -32,6 +46,8 @@ IMAGE_TOKENS = 768
 SAFETY_TOKENS = 32
 STOP_S = 10.0
 """Longest wait for a cancelled fold to end before the next one starts."""
+KEEP_AFTER_DROP = 0.5
+"""What share of its room (tokens and messages) the history keeps when the oldest of it must go."""
 DEFAULT_CONTEXT = 2048
 """Assumed when a backend does not say (Ollama's own default context is 2048 or 4096, by version)."""
 
@@ -103,6 +119,8 @@ class Memory:
         self._thread: threading.Thread | None = None
         self._epoch = 0
         """Bumped by `clear()`, so a fold of a forgotten conversation is thrown away."""
+        self._start = 0
+        """The oldest history message the prompt shows: it moves only when the history no longer fits."""
 
     def system_message(self, system_prompt: str) -> Message:
         if not self.summary:
@@ -118,12 +136,12 @@ class Memory:
             exchanges[-1].append(message)
         return exchanges
 
-    def _recent_count(self, room: int) -> int:
-        """How many of the newest messages fit in `room` tokens, in whole exchanges."""
+    def _recent_count(self, room: float, most: float) -> int:
+        """How many of the newest messages fit in `room` tokens and `most` messages, in whole exchanges."""
         kept = used = 0
         for exchange in reversed(self._exchanges()):
             cost = sum(estimate_tokens(m) for m in exchange)
-            if used + cost > room or kept + len(exchange) > self.config.max_messages:
+            if used + cost > room or kept + len(exchange) > most:
                 break
             kept += len(exchange)
             used += cost
@@ -133,8 +151,10 @@ class Memory:
         """What the model is sent: system prompt and summary, the recent history that fits, the turn."""
         with self._lock:
             system = self.system_message(system_prompt)
-            kept = self._recent_count(budget.prompt - estimate_tokens(system) - estimate_tokens(user))
-            return [system, *self.history[len(self.history) - kept :], user]
+            room = budget.prompt - estimate_tokens(system) - estimate_tokens(user)
+            if self._recent_count(room, self.config.max_messages) < len(self.history) - self._start:
+                self._start = len(self.history) - self._recent_count(*self._after_drop(room))
+            return [system, *self.history[self._start :], user]
 
     def add(self, *messages: Message) -> None:
         with self._lock:
@@ -145,6 +165,7 @@ class Memory:
         with self._lock:
             self.history = list(messages)
             self.summary = summary
+            self._start = 0
 
     def stop(self) -> None:
         """Cancel a fold in progress and throw its result away."""
@@ -157,17 +178,25 @@ class Memory:
             self.stop()
             self.history = []
             self.summary = ""
+            self._start = 0
 
     def pause(self) -> None:
         """Cancel a fold in progress, model call included: a turn is starting and must not wait for it.
         Thread-safe and non-blocking."""
         self._cancel.set()
 
+    def _after_drop(self, room: float) -> tuple[float, float]:
+        """The room and message count the history keeps when its oldest part must go."""
+        return room * KEEP_AFTER_DROP, self.config.max_messages * KEEP_AFTER_DROP
+
     def _to_fold(self, system_prompt: str, budget: Budget) -> list[Message]:
-        """The oldest messages that will not fit the next prompt (whole exchanges)."""
+        """Nothing while the history fits the next prompt; otherwise the oldest messages (whole exchanges)
+        beyond what the history keeps when it must drop some."""
         system = estimate_tokens(Message("system", system_prompt)) + self.config.summary_tokens
-        keep = self._recent_count(budget.prompt - system - self.config.next_user_tokens)
-        return self.history[: len(self.history) - keep]
+        room = budget.prompt - system - self.config.next_user_tokens
+        if self._recent_count(room, self.config.max_messages) == len(self.history):
+            return []
+        return self.history[: len(self.history) - self._recent_count(*self._after_drop(room))]
 
     def fold_in_background(self, system_prompt: str, budget: Budget) -> None:
         """Start folding what no longer fits, unless summaries are off, nothing overflows, or a fold runs."""
@@ -206,6 +235,7 @@ class Memory:
     ) -> None:
         if previous is not None:  # a cancelled fold still ending: one model call at a time, and `wait()`
             previous.join(STOP_S)  # on this thread covers that one too
+        folded = False
         while not cancel.is_set():
             with self._lock:
                 if epoch != self._epoch:
@@ -214,7 +244,7 @@ class Memory:
                 batch = self._batch(self._to_fold(system_prompt, budget), room)
                 summary = self.summary
             if not batch:
-                return
+                break
             start = time.monotonic()
             text = self._summarise(summary, batch, room, cancel)
             if text is None:
@@ -223,10 +253,24 @@ class Memory:
                 if epoch != self._epoch or self.history[: len(batch)] != batch:
                     return
                 del self.history[: len(batch)]
+                self._start = max(0, self._start - len(batch))
                 self.summary = text
                 self.last_fold_s = time.monotonic() - start
                 if self._on_fold is not None:
                     self._on_fold(len(batch), text)
+            folded = True
+        if folded:
+            self._read_ahead(system_prompt, epoch, cancel)
+
+    def _read_ahead(self, system_prompt: str, epoch: int, cancel: Cancel) -> None:
+        """Have the model read what the next turn's prompt starts with (new summary, shorter history): the
+        fold changed it near its start, and reading it now spares the user that wait. The prompt ends with
+        the last reply, not with a user turn, which only the next turn has."""
+        with self._lock:
+            if epoch != self._epoch or cancel.is_set():
+                return
+            prefix = [self.system_message(system_prompt), *self.history[self._start :]]
+        read_prompt(self.backend, prefix, cancel)
 
     def _summary_room(self, context_tokens: int) -> int:
         """Tokens a summary request has for the conversation to fold (besides old notes and new ones)."""

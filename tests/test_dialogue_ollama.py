@@ -54,8 +54,13 @@ def manager_for(fake, *flags: str, environ: dict | None = None, describer=None):
 
 
 def turns(fake) -> list[dict]:
-    """The chat requests that were turns (not summary requests)."""
-    return [c for c in fake.chats() if not c["messages"][0]["content"].startswith(SUMMARY_INSTRUCTIONS[:20])]
+    """The chat requests that were turns (not summary requests, not a prompt read ahead after a summary)."""
+    return [
+        c
+        for c in fake.chats()
+        if not c["messages"][0]["content"].startswith(SUMMARY_INSTRUCTIONS[:20])
+        and c["messages"][-1]["role"] == "user"
+    ]
 
 
 def test_the_persona_system_prompt_leads_every_request(fake_ollama, home):
@@ -98,8 +103,11 @@ def test_history_fits_a_small_context_and_a_summary_takes_over(home):
     assert last[-1]["content"].startswith("Day 15 of my trip")
     assert not any(m["content"].startswith("Day 0 ") for m in last)
     assert last[0]["content"].endswith(f"{SUMMARY_HEADER}\n{NOTES}")
-    summaries = [c for c in fake.chats() if c not in sent]
+    summaries = [c for c in fake.chats() if c["messages"][0]["content"].startswith(SUMMARY_INSTRUCTIONS[:20])]
     assert summaries and "Day 0 of my trip" in summaries[0]["messages"][1]["content"]
+    read_ahead = [c for c in fake.chats() if c not in sent and c not in summaries]
+    assert read_ahead and all(c["options"]["num_predict"] == 1 for c in read_ahead)
+    assert read_ahead[-1]["messages"] == last[:-1]  # the last turn began with what was read ahead
     assert summaries[0]["options"]["num_predict"] == 160  # the summary's own budget
 
 

@@ -57,7 +57,7 @@ def test_window_respects_the_message_cap_and_shows_the_summary():
     exchanges(memory, 5, size=10)
     memory.summary = "earlier notes"
     sent = memory.window(SYSTEM, Message("user", "now"), Budget(8192, 200))
-    assert len(sent) == 1 + 4 + 1
+    assert len(sent) == 1 + 2 + 1  # 10 messages do not fit the cap of 4: the history keeps half of it
     assert sent[0].content == f"{SYSTEM}\n\n{SUMMARY_HEADER}\nearlier notes"
 
 
@@ -78,6 +78,36 @@ def test_overflow_is_folded_into_a_summary_in_the_background():
     # What is left fits the next prompt together with the summary.
     sent = memory.window(SYSTEM, Message("user", "x" * 100), budget)
     assert sent[1:-1] == memory.history and sum(estimate_tokens(m) for m in sent) <= budget.prompt
+
+
+def test_history_leaves_the_prompt_in_large_steps_so_its_start_rarely_changes():
+    memory = Memory(FakeBackend(), MemoryConfig(summarise=False))
+    budget = Budget(context=1024, reply=200)
+    changes = 0
+    previous: list[Message] = []
+    for i in range(30):
+        sent = memory.window(SYSTEM, Message("user", f"question {i} " + "x" * 200), budget)
+        assert sum(estimate_tokens(m) for m in sent) <= budget.prompt and sent[1].role == "user"
+        if sent[: len(previous)] != previous:  # the model cannot reuse what it read for the last turn
+            changes += 1
+        previous = sent[:-1]
+        memory.add(sent[-1], Message("assistant", f"answer {i}"))
+    assert 1 <= changes <= 30 // 3  # dropping one exchange per turn would change it at nearly every turn
+
+
+def test_after_a_fold_the_model_reads_the_next_prompt_ahead():
+    backend = FakeBackend(reply=summariser)
+    memory = Memory(backend)
+    exchanges(memory, 12)
+    budget = Budget(context=1024, reply=200)
+    memory.fold_in_background(SYSTEM, budget)
+    assert memory.wait(5)
+    read_ahead = backend.seen[-1]
+    assert read_ahead[-1].role == "assistant" and NOTES in read_ahead[0].content
+    sent = memory.window(SYSTEM, Message("user", "next"), budget)
+    assert sent[:-1] == read_ahead  # the next turn starts with what the model has just read
+    used = sum(estimate_tokens(m) for m in memory.history)
+    assert used <= budget.prompt // 2  # folded in one large step: several turns fit before the next fold
 
 
 def test_nothing_is_folded_while_everything_fits():
@@ -132,6 +162,9 @@ def test_manager_summarises_after_many_turns_and_sends_the_summary():
         manager.reply(f"Tell me fact number {i} about the sea, " + "please " * 20)
         assert manager.memory.wait(5)
     turns = [sent for sent in backend.seen if sent[0].content.startswith(PERSONA.system_prompt)]
+    read_ahead = [sent for sent in turns if sent[-1].role != "user"]
+    turns = [sent for sent in turns if sent not in read_ahead]
+    assert read_ahead  # after each fold, the model read the next prompt's start
     assert len(turns) == 14 and len(backend.seen) > 14  # the other requests wrote the summary
     last_turn = turns[-1]
     assert f"{SUMMARY_HEADER}\n{NOTES}" in last_turn[0].content

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -202,6 +202,22 @@ def open_stream(
     info = info if info is not None else StreamInfo()
     info.backend, info.model = backend.name, backend.model
     return backend.open_stream(prepare, options, info, cancel if cancel is not None else Cancel())
+
+
+def read_prompt(backend: ChatBackend, messages: Sequence[Message], cancel: Cancel) -> None:
+    """Have `backend` read `messages` and stop at the first token of the reply.
+
+    What a model read last is its cached prefix (llama.cpp keeps its KV cache; Ollama keeps the prompt it
+    last evaluated), so reading a prompt ahead, while the user listens or talks, spares the next turn from
+    reading it after the user stops. Errors are the next turn's to report.
+    """
+    try:
+        with closing(
+            open_stream(backend, lambda _b: messages, GenerationOptions(max_tokens=1), None, cancel)
+        ) as stream:
+            next(stream, None)
+    except BackendError:
+        pass
 
 
 class TextStreaming:
