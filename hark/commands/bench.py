@@ -14,16 +14,22 @@ from hark.report import Reporter
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "bench", help="benchmarks: `hark bench latency`, `turns`, `echo`, `knowledge`, `serve`"
+        "bench",
+        help="benchmarks: `hark bench latency`, `turns`, `echo`, `knowledge`, `serve`, `conversation`",
     )
     p.add_argument(
         "which",
-        choices=["latency", "turns", "echo", "knowledge", "serve"],
+        choices=["latency", "turns", "echo", "knowledge", "serve", "conversation"],
         help="latency: end of speech to first audio (embedded models); turns: end-of-turn decisions on "
         "paused and complete questions; echo: echo cancellation and barge-in over simulated echo paths; "
-        "knowledge: retrieval recall and speed; serve: first audio with N sessions at once",
+        "knowledge: retrieval recall and speed; serve: first audio with N sessions at once; conversation: "
+        "the model's first token over one long conversation",
     )
-    p.add_argument("--turns", type=int, default=10, help="latency: questions to ask (10)")
+    p.add_argument(
+        "--turns",
+        type=int,
+        help="latency: questions to ask (10); conversation: turns of the conversation (30)",
+    )
     p.add_argument("--repeats", type=int, default=1, help="turns: play the sample plan this many times (1)")
     p.add_argument("--sessions", type=int, default=4, help="serve: most simultaneous sessions (4)")
     p.add_argument("--json", action="store_true", help="print one JSON line")
@@ -43,8 +49,11 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
         return run_turns(args, reporter)
     if args.which == "serve":
         return run_serve(args, reporter)
+    if args.which == "conversation":
+        return run_conversation(args, reporter)
     from hark.benchmark import latency
 
+    args.turns = 10 if args.turns is None else args.turns
     if not 1 <= args.turns <= 100:
         raise UserError("--turns must be between 1 and 100")
     reporter.info(
@@ -141,6 +150,24 @@ def reference_config(args: argparse.Namespace) -> HarkConfig:
     if config.origin("llm.backend").kind == "default":
         config = config.replaced("llm.backend", "embedded")  # the benchmark's reference: the embedded models
     return config
+
+
+def run_conversation(args: argparse.Namespace, reporter: Reporter) -> int:
+    from hark.benchmark import conversation
+
+    turns = 30 if args.turns is None else args.turns
+    if not 1 <= turns <= 200:
+        raise UserError("--turns must be between 1 and 200")
+    reporter.info(f"asking {turns} questions in one conversation")
+    result = conversation.run(reference_config(args), reporter, turns)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(
+        f"first token: median {result['median_first_token_s']}s, p90 {result['p90_first_token_s']}s, "
+        f"longest {result['max_first_token_s']}s over {turns} turns ({result['llm']})"
+    )
+    return 0
 
 
 def run_serve(args: argparse.Namespace, reporter: Reporter) -> int:
