@@ -14,7 +14,7 @@ from hark.report import Reporter
 def test_the_benchmark_asks_in_one_conversation_and_times_each_first_token(tmp_path, monkeypatch):
     monkeypatch.setenv("HARK_HOME", str(tmp_path))
     config = HarkConfig().replaced("llm.backend", "embedded").replaced("dialogue.max_history_messages", 4)
-    result = conversation.run(config, Reporter(err=io.StringIO()), turns=4, pause_s=0.5)
+    result = conversation.run(config, Reporter(err=io.StringIO()), turns=4, words_per_s=100, asking_s=0.1)
     assert result["turns"] == 4 and len(result["first_token_s"]) == 4
     assert all(0 < s < 60 for s in result["first_token_s"])
     assert result["prompt_tokens"][1] > result["prompt_tokens"][0]  # one conversation: the history grows

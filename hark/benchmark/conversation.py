@@ -5,9 +5,9 @@ prompt decides whether the model reads only the new turn (the rest is its cached
 prompt again: on two cores with the embedded model, 0.1-0.2 s against 4-5 s. The latency benchmark starts
 every question from an empty conversation and cannot see this.
 
-The questions of the latency benchmark are asked in one conversation, text in and text out, with a pause
-between turns standing for the user listening to the reply and asking the next question: the summary and
-the read-ahead run then, as they would in a voice session.
+The questions of the latency benchmark are asked in one conversation, text in and text out. Between turns
+the benchmark waits as long as a voice session would: the reply spoken at `WORDS_PER_S`, then the next
+question asked. The summary and the read-ahead run in that time, as in a voice session.
 """
 
 from __future__ import annotations
@@ -23,11 +23,19 @@ from hark.benchmark.recording import QUESTIONS
 from hark.config import HarkConfig
 from hark.report import Reporter
 
-PAUSE_S = 4.0
-"""Between a reply and the next question: shorter than speaking a reply and hearing a question."""
+WORDS_PER_S = 2.7
+"""Piper's default voice speaks about 160 words a minute."""
+ASKING_S = 2.0
+"""How long the user takes to ask the next question."""
 
 
-def run(config: HarkConfig, reporter: Reporter, turns: int, pause_s: float = PAUSE_S) -> dict:
+def run(
+    config: HarkConfig,
+    reporter: Reporter,
+    turns: int,
+    words_per_s: float = WORDS_PER_S,
+    asking_s: float = ASKING_S,
+) -> dict:
     manager = assembly.build_manager(config, reporter, keep=False)
     first_token_s: list[float] = []
     prompt_tokens: list[int] = []
@@ -41,7 +49,7 @@ def run(config: HarkConfig, reporter: Reporter, turns: int, pause_s: float = PAU
             record = turn.record
             first_token_s.append(record.latencies.get("llm_first_token_s", float("nan")))
             prompt_tokens.append(record.prompt_tokens or 0)
-            time.sleep(pause_s)
+            time.sleep(len((record.reply or "").split()) / words_per_s + asking_s)
     finally:
         manager.close()
     return {
@@ -53,6 +61,7 @@ def run(config: HarkConfig, reporter: Reporter, turns: int, pause_s: float = PAU
         "prompt_tokens": prompt_tokens,
         "summary_words": len(manager.memory.summary.split()),
         "llm": manager.backend.describe(),
-        "pause_s": pause_s,
+        "words_per_s": words_per_s,
+        "asking_s": asking_s,
         "rss_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
