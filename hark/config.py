@@ -80,10 +80,9 @@ class AudioSettings:
     output: str = ""
     turn_taking: str = _one_of(LoopConfig.turn_taking.value, TURN_TAKING_CHOICES)
     barge_in_min_s: float = _between(LoopConfig.barge_in_min_s, 0.1, 5)
-    aec: bool = False
-    """Cancel the speaker's echo in the microphone when Hark plays through a speaker. Off by default: on a
-    PulseAudio echo path its reference is dated by PortAudio's reported latency while the sound server
-    buffers far more, so ERLE stayed at 0-4 dB, and each reply's muted start delayed barge-in."""
+    aec: bool = True
+    """Cancel the speaker's echo in the microphone when Hark plays through a speaker. Where no echo reaches
+    the microphone (a headset) it passes the microphone as it is."""
     retry_max_s: float = _between(10.0, 1, 300)
     """Longest wait between attempts to reopen a missing or lost microphone."""
 

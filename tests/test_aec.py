@@ -128,6 +128,32 @@ def test_keeps_the_user_audible_over_the_reply(speaker, reply):
     assert power_db(out[during]) >= power_db(user) - 6.0
 
 
+def test_a_headset_wearer_is_heard_as_the_microphone_hears_them(speaker, reply):
+    """No echo reaches the microphone, so nothing is cancelled: AEC3's suppressor would still take 20-40 dB
+    off the onsets of the wearer's words while the speaker plays."""
+    quiet = echo_of(reply, speaker.sample_rate, 0.5, EchoPath(0.06, 200.0))  # the room's noise only
+    user = resample(speaker.synthesize_all("Hold on, stop please."), speaker.sample_rate, SAMPLE_RATE) * 0.5
+    at = int(3.0 * SAMPLE_RATE)
+    mic = quiet.astype(np.float64)
+    mic[at : at + user.size] += user
+    mic = np.clip(np.round(mic), -32768, 32767).astype(np.int16)
+    aec = EchoCanceller()
+    aec.playback(reply, speaker.sample_rate, START_S + 0.5)
+    out = run(aec, mic)
+    assert np.array_equal(out[at : at + user.size], mic[at : at + user.size])
+
+
+def test_an_echo_heard_after_a_headset_reply_is_cancelled(speaker, reply):
+    first = echo_of(reply, speaker.sample_rate, 0.5, EchoPath(0.06, 200.0))  # a headset: no echo
+    second = echo_of(reply, speaker.sample_rate, 0.5, EchoPath(0.06, 6.0))  # then an open speaker
+    aec = EchoCanceller()
+    aec.playback(reply, speaker.sample_rate, START_S + 0.5)
+    aec.playback(reply, speaker.sample_rate, START_S + first.size / SAMPLE_RATE + 0.5)
+    out = run(aec, np.concatenate([first, second]))[first.size :]
+    settled = slice(int(3.0 * SAMPLE_RATE), second.size - SAMPLE_RATE)
+    assert power_db(second[settled]) - power_db(out[settled]) >= 15.0
+
+
 def test_each_reply_starts_muted_until_its_echo_is_cancelled(speaker, reply):
     """The first `trust_after_s` of speaker audio is muted (AEC3 lets echo through while it converges), then
     the cleaned signal passes; after the speaker and its echo tail are quiet the room is heard as it is."""

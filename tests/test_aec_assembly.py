@@ -25,14 +25,13 @@ def quiet() -> tuple[Reporter, io.StringIO]:
     return Reporter(out=io.StringIO(), err=err), err
 
 
-def test_echo_cancelling_runs_when_on_and_hark_plays_through_a_speaker():
+def test_echo_cancelling_runs_by_default_whenever_hark_plays_through_a_speaker():
     reporter, _ = quiet()
-    on = config(**{"audio.aec": True})
-    processors = assembly.build_processors(on, True, reporter, mic_latency_s=0.04)
+    processors = assembly.build_processors(config(), True, reporter, mic_latency_s=0.04)
     assert isinstance(processors.echo, EchoCanceller) and processors.chain == (processors.echo,)
     assert processors.echo.config.device_delay_s == 0.04
-    assert assembly.build_processors(on, False, reporter).chain == ()  # replies to a file
-    assert assembly.build_processors(config(), True, reporter).chain == ()  # off by default
+    assert assembly.build_processors(config(), False, reporter).chain == ()  # replies to a file
+    assert assembly.build_processors(config(**{"audio.aec": False}), True, reporter).chain == ()  # --no-aec
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """`hark talk` on an open speaker: a user-space PulseAudio server whose "room" hears Hark's speaker again,
 60 ms later and 10 dB down (a loopback from the speaker's monitor into the room), as a laptop's microphone
-hears its own speakers. Echo cancellation is on (`--aec`); turn-taking is barge-in."""
+hears its own speakers. Echo cancellation is on by default; turn-taking is barge-in."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def barge_ins(session: HarkSession) -> list[dict]:
 
 
 def test_replies_complete_over_their_own_echo_and_a_person_still_stops_them(echoing_pulse, clips):
-    session = HarkSession(echoing_pulse, "--turn-taking", "barge-in", "--aec")
+    session = HarkSession(echoing_pulse, "--turn-taking", "barge-in")  # echo cancellation: the default
     try:
         assert session.listening.wait(120), "".join(session.stderr)
         assert "unavailable" not in "".join(session.stderr)

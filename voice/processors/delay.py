@@ -83,6 +83,8 @@ class DelayTracker:
         self._filled = 0
         self._since = 0
         self._recent: deque[float] = deque(maxlen=keep)
+        self.found = 0
+        """Confident estimates so far: each says the microphone heard the reference."""
 
     def push(self, reference: np.ndarray, mic: np.ndarray) -> None:
         """Blocks of reference and raw microphone audio for the same timestamps."""
@@ -95,5 +97,6 @@ class DelayTracker:
             self._since = 0
             found = estimate_delay(self._ref, self._mic, self._rate, self._max_delay_s)
             if found is not None:
+                self.found += 1
                 self._recent.append(found.delay_s)
                 self.delay_s = statistics.median(self._recent)

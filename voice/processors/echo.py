@@ -32,12 +32,16 @@ UNTRUSTED_DELAY_S = 1.0
 """While a burst is untrusted, the echo may lag its reference by this much: underruns in a loaded sound
 server push it later than tracking follows (measured on PulseAudio: the end of the greeting leaked with a
 0.6 s window, not with 1 s)."""
-TRUST_RESIDUAL_DB = 40.0
-"""A burst is trusted too when what passes is this far below what the speaker plays: no echo reaches the
-microphone (a headset, or a speaker the microphone cannot hear), so there is nothing to cancel."""
+NO_ECHO_LOSS_DB = 40.0
+"""A burst is trusted too when the microphone hears this far less than the speaker plays: no echo reaches
+it (a headset, or a speaker the microphone cannot hear), so there is nothing to cancel. Measured before
+cancellation: a well-cancelled echo leaves as little, and must still be cancelled."""
 NO_ECHO_AFTER_S = UNTRUSTED_DELAY_S + ECHO_TAIL_S
 """How much of a burst must be heard to tell that no echo reaches the microphone: the latest an echo may
 arrive, so that the silence before a late echo is not taken for a microphone that cannot hear the speaker."""
+ECHO_FOUND = 2
+"""Confident delay estimates (one a second) that tell an echo has come where there was none: AEC3's
+suppression cannot tell it, since it turns room noise down 30 dB whether or not there is an echo."""
 JITTER_S = 0.002
 """How far the reported playout times of back-to-back blocks wander."""
 RESTART_GAP_S = 0.05
@@ -46,10 +50,11 @@ time says, and the burst's cancellation is measured afresh."""
 
 
 RESIDUE_RATIO = 10 ** (-10 / 20)
-"""While the speaker may sound, a frame the canceller brought down by 10 dB or more holds only what is left
-of the echo: a person talking over the reply passes nearly whole (measured on PulseAudio: residues of
-40-90 RMS where the echo reached 500-2,000 were enough for webrtcvad to hear speech and Whisper to make up
-"Thank you.")."""
+RESIDUE_OF_REFERENCE = 10 ** (-25 / 20)
+"""While the speaker may sound, a frame the canceller brought down by 10 dB or more, to 25 dB or more below
+what the speaker played, holds only what is left of the echo (measured on PulseAudio: residues of 40-90 RMS
+where the echo reached 500-2,000 were enough for webrtcvad to hear speech and Whisper to make up "Thank
+you."). A person talking over a loud echo is brought down by 10 dB too, but stays louder than that."""
 
 
 def _rms(samples: np.ndarray) -> float:
@@ -141,8 +146,12 @@ class EchoCanceller:
         self._burst = _Burst()
         self._room = RoomTone()
         self._echo_heard = True
-        """Whether trust was earned by cancelling an echo (not by hearing none: a headset, whose wearer's
-        voice AEC3 may turn down while the speaker plays, is not gated as residue)."""
+        """Whether trust was earned by cancelling an echo, not by hearing none (a headset). With no echo to
+        cancel the microphone passes as it is: AEC3's suppressor still acts while the speaker plays, and
+        took 20-40 dB off the onsets of a headset wearer's words (measured on Piper speech), enough for
+        Whisper to miss a barge-in."""
+        self._found_without_echo = 0
+        """The delay tracker's confident estimates when no echo was heard: new ones mean one is now."""
         self._played_until_s = float("-inf")
         self._restarts: deque[float] = deque()
         """Start times of playback after a gap."""
@@ -204,13 +213,16 @@ class EchoCanceller:
         )
         self.cancelled = out
         active = self._update_erle(reference, mic, out)
-        may_sound = self._echo_may_sound(at_s, mic.size)
+        played = self._recently_played(at_s, mic.size)
+        may_sound = bool(np.max(np.abs(played), initial=0) > ERLE_REFERENCE_RMS)
         if not may_sound:
             self._room.hear(out)
         if not self._trusted(active, at_s, may_sound, reference, mic, out) or (
-            may_sound and self._echo_heard and _rms(out) < RESIDUE_RATIO * _rms(mic)
+            may_sound and self._echo_heard and self._residue(mic, out, played)
         ):
             out = self._room.tone(out.size)
+        elif not self._echo_heard:
+            out = mic
         self._cpu_s += time.thread_time() - started
         self._audio_s += mic.size / SAMPLE_RATE
         return out
@@ -235,18 +247,26 @@ class EchoCanceller:
         if active:
             burst.add(reference, mic, out)
             converged = burst.heard_s >= config.trust_after_s and burst.erle_db >= config.trust_erle_db
-            no_echo = burst.heard_s >= NO_ECHO_AFTER_S and burst.residual_db >= TRUST_RESIDUAL_DB
+            no_echo = burst.heard_s >= NO_ECHO_AFTER_S and burst.echo_loss_db >= NO_ECHO_LOSS_DB
             if (converged or no_echo) and not burst.trusted:
                 burst.trusted = True  # for the rest of the burst: the user's voice must not revoke it
                 self._echo_heard = converged
+                self._found_without_echo = self._tracker.found
+            elif not self._echo_heard and self._tracker.found >= self._found_without_echo + ECHO_FOUND:
+                self._echo_heard = True  # an echo came after all (the headset was taken off, say)
         return burst.trusted or not may_sound
 
-    def _echo_may_sound(self, at_s: float, n: int) -> bool:
-        """Whether the speaker's sound, delayed by up to `UNTRUSTED_DELAY_S` plus its tail, may be in this
+    def _recently_played(self, at_s: float, n: int) -> np.ndarray:
+        """What the speaker played that, delayed by up to `UNTRUSTED_DELAY_S` plus its tail, may be in this
         frame (the tracked delay is not to be trusted before convergence either)."""
         back_s = max(self.config.max_delay_s, UNTRUSTED_DELAY_S) + ECHO_TAIL_S
-        recent = self._far.read(at_s - back_s, n + round(back_s * SAMPLE_RATE))
-        return bool(np.max(np.abs(recent), initial=0) > ERLE_REFERENCE_RMS)
+        return self._far.read(at_s - back_s, n + round(back_s * SAMPLE_RATE))
+
+    @staticmethod
+    def _residue(mic: np.ndarray, out: np.ndarray, played: np.ndarray) -> bool:
+        """Whether `out` is only what the canceller left of the echo (see `RESIDUE_OF_REFERENCE`)."""
+        left = _rms(out)
+        return left < RESIDUE_RATIO * _rms(mic) and left < RESIDUE_OF_REFERENCE * _rms(played)
 
     def _update_erle(self, reference: np.ndarray, mic: np.ndarray, out: np.ndarray) -> bool:
         """Count the frame towards ERLE when the speaker plays in it; say whether it does."""
@@ -307,9 +327,9 @@ class _Burst:
         self.power_out += float(np.mean(out.astype(np.float64) ** 2))
 
     @property
-    def residual_db(self) -> float:
-        """How far below the speaker's sound what passes the canceller is (echo loss plus cancellation)."""
-        return 10.0 * float(np.log10(max(self.power_reference, 1e-12) / max(self.power_out, 1e-12)))
+    def echo_loss_db(self) -> float:
+        """How far below the speaker's sound what the microphone hears is."""
+        return 10.0 * float(np.log10(max(self.power_reference, 1e-12) / max(self.power_in, 1e-12)))
 
     @property
     def erle_db(self) -> float:
