@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import threading
@@ -99,6 +100,15 @@ class Speaker:
         self._voice = load_voice(self.voice_path)
         self.sample_rate: int = int(self._voice.config.sample_rate)
         self._lock = threading.Lock()
+
+    def derive(self, config: TtsConfig) -> Speaker:
+        """A speaker with `config`; the same voice shares this one's loaded model (and its lock), as a
+        second copy of a Piper voice costs about 100 MB. Rate, volume and noise are per call."""
+        if resolve_voice(config.voice) != self.voice_path:
+            return Speaker(config)
+        other = copy.copy(self)
+        other.config = config
+        return other
 
     def synthesize(self, text: str) -> Iterator[np.ndarray]:
         """Yield int16 audio chunks for `text` (empty text yields nothing)."""
