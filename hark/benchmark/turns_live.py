@@ -131,7 +131,9 @@ def run(config: HarkConfig, reporter: Reporter, repeats: int = 1) -> dict:
     )
     loaded = assembly.build_turn_model(config, reporter)
     model = TimedModel(loaded) if loaded is not None else None
-    samples = build_samples(Speaker(TtsConfig(deterministic=True))) * repeats
+    voice = TtsConfig(deterministic=True)
+    samples_speaker = stack.speaker.derive(voice) if isinstance(stack.speaker, Speaker) else Speaker(voice)
+    samples = build_samples(samples_speaker) * repeats
     stack.manager().reply("Hello.")  # warm the model and its prompt cache, as a running assistant is
     outcomes = []
     listening_s = 0.0

@@ -23,7 +23,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.signal import fftconvolve
 
 from hark import assembly
 from hark.benchmark.recording import AUDIBLE, last_audible_s
@@ -114,6 +113,9 @@ def impulse_response(rt60_s: float, rng: np.random.Generator) -> np.ndarray:
 
 
 def reverberate(speech: np.ndarray, rt60_s: float, rng: np.random.Generator) -> np.ndarray:
+    # Imported here: `hark.cli` imports every command, and scipy.signal costs each of them about 75 MB.
+    from scipy.signal import fftconvolve
+
     wet = fftconvolve(speech, impulse_response(rt60_s, rng))[: speech.size]
     peak = np.abs(wet).max()
     return (wet * (np.abs(speech).max() / peak) if peak else wet).astype(np.float32)
