@@ -24,7 +24,9 @@ class ScriptedModel:
         return ask
 
 
-def run_pause(decider, silent_frames, model=None, transcript=lambda s: "what is the capital of france"):
+def run_pause(
+    decider, silent_frames, model=None, transcript=lambda s: "what is the capital of france", alternatives=()
+):
     """Feed one pause frame by frame; return (silence at release or None, decisions taken)."""
     decider.reset()
     decisions = []
@@ -33,7 +35,7 @@ def run_pause(decider, silent_frames, model=None, transcript=lambda s: "what is 
         if not decider.due(silence):
             continue
         ask = model.probability_at(silence) if model is not None else None
-        decision = decider.decide(silence, transcript(silence), ask)
+        decision = decider.decide(silence, transcript(silence), ask, alternatives)
         decisions.append((silence, decision))
         if decision.release:
             return silence, decisions
@@ -153,3 +155,14 @@ def test_resumed_speech_starts_a_fresh_pause():
 def test_impossible_configs_are_refused(kwargs):
     with pytest.raises(ValueError):
         TurnConfig(**kwargs)
+
+
+def test_a_near_reading_that_ends_unfinished_vetoes_a_confident_model():
+    # Whisper's "Where did I leave mine?" for Piper's "Where did I leave my", with "my?" close behind
+    model = ScriptedModel(lambda s: 0.9)
+    heard = lambda s: "Where did I leave mine?"  # noqa: E731
+    released, decisions = run_pause(TurnDecider(), 100, model, heard, ("Where did I leave my?",))
+    assert released == pytest.approx(TurnConfig().max_wait_s)
+    assert decisions[0][1].reason == "text: possessive 'my' in the near reading 'Where did I leave my?'"
+    assert model.asked_at == []
+    assert run_pause(TurnDecider(), 100, model, heard)[0] == pytest.approx(0.15)  # without it: released

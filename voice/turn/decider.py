@@ -16,10 +16,10 @@ at every frame) so the words can still veto it: no reply can play before its tra
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from voice.turn.text import unfinished_reason
+from voice.turn.text import unfinished_reading
 
 _EPS = 1e-9
 """Silences are sums of 30 ms frames: compare them with a little slack."""
@@ -91,18 +91,25 @@ class TurnDecider:
         return silence_s + _EPS >= self._next_check_s
 
     def decide(
-        self, silence_s: float, transcript: str | None, probability: Callable[[], float | None] | None
+        self,
+        silence_s: float,
+        transcript: str | None,
+        probability: Callable[[], float | None] | None,
+        alternatives: Sequence[str] = (),
     ) -> TurnDecision:
         """Decide at `silence_s` of silence. `transcript` is None while not yet known; `probability` is
         None without a model, and only called when the words and the clock leave the question open (and a
         fresh answer is wanted). It may return None: the answer is being computed elsewhere (the loop runs
-        the model off its capture thread), so ask again at the next frame."""
+        the model off its capture thread), so ask again at the next frame. `alternatives`: the
+        transcriber's near readings of the same audio (see `unfinished_reading`)."""
         cfg = self.config
         if silence_s + _EPS >= cfg.max_wait_s:
             return TurnDecision(True, "max wait")
         if silence_s + _EPS < cfg.min_pause_s:
             return self._wait("pause too short", cfg.min_pause_s)
-        reason = unfinished_reason(transcript) if cfg.use_text and transcript is not None else None
+        reason = None
+        if cfg.use_text and transcript is not None:
+            reason = unfinished_reading(transcript, alternatives)
         if reason is not None:
             return self._wait(f"text: {reason}", cfg.max_wait_s)
         if probability is None:
