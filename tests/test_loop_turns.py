@@ -174,6 +174,16 @@ def test_a_near_reading_that_ends_unfinished_holds_the_pause():
     assert ended.reason == "model 0.90"
 
 
+def test_an_unsure_half_in_a_short_pause_waits_for_a_second_opinion():
+    # "Add eggs," then a 0.3 s pause: Whisper's "at x" (0.41) cannot confirm the model's "finished"
+    script = "." * 10 + "S" * 20 + "." * 10 + "S" * 20 + "." * 70
+    whole = "Add eggs, milk and two loaves of bread to my list."
+    transcriber = lambda c: PhraseTranscriber(c, {20: Transcript("at x", 0.41, 0.2), 40: whole})  # noqa: E731
+    s = Session(script, model=lambda c: FakeTurnModel(c), transcriber=transcriber).run()
+    assert finals(s) == [whole]
+    assert len(s.of("speech_ended")) == 1
+
+
 def test_without_a_finished_answer_the_turn_ends_at_the_maximum_wait():
     s = Session("." * 10 + "S" * 30 + "." * 70, model=lambda c: FakeTurnModel(c, finished_after=999)).run()
     (metrics,) = s.of("metrics")

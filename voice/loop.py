@@ -349,10 +349,7 @@ class VoiceLoop:
         if decider is None or silence == 0.0 or not decider.due(silence):
             return None
         probability = (lambda: self._probability(utt)) if self._turn_model is not None else None
-        heard = self._pause_transcript(utt)
-        text = heard.text if heard is not None else None
-        alternatives = heard.alternatives if heard is not None else ()
-        decision = decider.decide(silence, text, probability, alternatives)
+        decision = decider.decide(silence, self._pause_transcript(utt), probability)
         return decision.reason if decision.release else None
 
     def _pause_transcript(self, utt: _Utterance) -> Transcript | None:
