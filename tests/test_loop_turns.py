@@ -57,15 +57,18 @@ class FakeTurnModel:
 
 
 class PhraseTranscriber(WordCountTranscriber):
-    """Hears `phrases[n]` in audio with exactly n speech frames; otherwise one word per 0.15 s."""
+    """Hears `phrases[n]` in audio with exactly n speech frames (a text, or a transcript with its near
+    readings); otherwise one word per 0.15 s."""
 
-    def __init__(self, clock: VirtualClock, phrases: dict[int, str]) -> None:
+    def __init__(self, clock: VirtualClock, phrases: dict[int, str | Transcript]) -> None:
         super().__init__(clock)
         self.phrases = phrases
 
     def transcribe(self, audio: np.ndarray) -> Transcript:
-        text = self.phrases.get(speech_frames(audio))
-        return super().transcribe(audio) if text is None else Transcript(text, 0.9, 0.1)
+        heard = self.phrases.get(speech_frames(audio))
+        if heard is None:
+            return super().transcribe(audio)
+        return Transcript(heard, 0.9, 0.1) if isinstance(heard, str) else heard
 
     quick_transcribe = transcribe
 
@@ -157,6 +160,28 @@ def test_the_words_veto_a_finished_sounding_half_that_ends_on_an_article():
     s = Session(script, model=lambda c: FakeTurnModel(c)).run()
     assert finals(s) == [" ".join(WORDS[:7])]
     assert len(s.conversation.history) == 1
+
+
+def test_a_near_reading_that_ends_unfinished_holds_the_pause():
+    # Whisper mends "where did I leave my" into "Where did I leave mine?", "my" close behind (recorded
+    # on Piper's voice); the model says finished everywhere: the near reading alone keeps the turn open.
+    half = Transcript("Where did I leave mine?", 0.8, 0.1, alternatives=("Where did I leave my?",))
+    whole = "Where did I leave my car keys yesterday?"
+    transcriber = lambda c: PhraseTranscriber(c, {20: half, 40: whole})  # noqa: E731
+    s = Session(PAUSING, model=lambda c: FakeTurnModel(c), transcriber=transcriber).run()
+    assert finals(s) == [whole]
+    (ended,) = s.of("speech_ended")
+    assert ended.reason == "model 0.90"
+
+
+def test_an_unsure_half_in_a_short_pause_waits_for_a_second_opinion():
+    # "Add eggs," then a 0.3 s pause: Whisper's "at x" (0.41) cannot confirm the model's "finished"
+    script = "." * 10 + "S" * 20 + "." * 10 + "S" * 20 + "." * 70
+    whole = "Add eggs, milk and two loaves of bread to my list."
+    transcriber = lambda c: PhraseTranscriber(c, {20: Transcript("at x", 0.41, 0.2), 40: whole})  # noqa: E731
+    s = Session(script, model=lambda c: FakeTurnModel(c), transcriber=transcriber).run()
+    assert finals(s) == [whole]
+    assert len(s.of("speech_ended")) == 1
 
 
 def test_without_a_finished_answer_the_turn_ends_at_the_maximum_wait():

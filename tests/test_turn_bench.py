@@ -22,7 +22,10 @@ from hark.benchmark.turns import (
 )
 from hark.benchmark.turns_live import outcome, summarise
 from voice import SAMPLE_RATE
+from voice.decode import resample, to_float32
+from voice.tts import Speaker, TtsConfig
 from voice.turn import TurnConfig
+from voice.turn.text import unfinished_reading
 from voice.vad import WebRtcVad
 
 
@@ -111,6 +114,36 @@ def test_the_decider_holds_on_whisper_transcripts_too(paused_sample, model, tran
     )
     assert run.transcripts[0].rstrip(".").lower().endswith("table for"), run.transcripts
     assert paused_sample.speech_end_s <= run.release_s <= paused_sample.speech_end_s + 1.5
+
+
+@pytest.fixture(scope="module")
+def piper():
+    return Speaker(TtsConfig(deterministic=True))
+
+
+def spoken_until(speaker: Speaker, text: str, tail_s: float) -> np.ndarray:
+    """`text` in Piper's voice after 0.3 s of silence, cut `tail_s` after its last sound (as a pause's
+    speculative transcript hears it)."""
+    pcm = resample(speaker.synthesize_all(text), speaker.sample_rate, SAMPLE_RATE)
+    end = round((last_audible_s(pcm) + tail_s) * SAMPLE_RATE)
+    return to_float32(np.concatenate([np.zeros(round(0.3 * SAMPLE_RATE), np.int16), pcm[:end]]))
+
+
+@pytest.mark.parametrize("tail_s", [0.05, 0.1, 0.15])
+@pytest.mark.parametrize("half", ["Where did I leave my", "Add eggs, milk and"])
+def test_whisper_mends_a_half_but_its_near_readings_keep_it_unfinished(piper, transcriber, half, tail_s):
+    """Whisper hears "Where did I leave mine?" and, cut 0.1 s after "and", "Add eggs, milk in.": the
+    benchmark's two cut-offs. The runner-up reading keeps the word that says the sentence goes on."""
+    heard = transcriber.transcribe(spoken_until(piper, half, tail_s))
+    assert unfinished_reading(heard.text, heard.alternatives) is not None, heard
+
+
+@pytest.mark.parametrize(
+    "question", ["What is the capital of France?", "What do bees make?", "Is the sun a star?"]
+)
+def test_near_readings_leave_a_complete_question_finished(piper, transcriber, question):
+    heard = transcriber.transcribe(spoken_until(piper, question, 0.1))
+    assert unfinished_reading(heard.text, heard.alternatives) is None, heard
 
 
 def test_a_fixed_hang_shorter_than_the_pause_cuts_the_user_off(paused_sample):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from voice.stt import Transcript
 from voice.turn.decider import TurnConfig, TurnDecider
 
 F = 0.03
@@ -153,3 +154,25 @@ def test_resumed_speech_starts_a_fresh_pause():
 def test_impossible_configs_are_refused(kwargs):
     with pytest.raises(ValueError):
         TurnConfig(**kwargs)
+
+
+def test_a_near_reading_that_ends_unfinished_vetoes_a_confident_model():
+    # Whisper's "Where did I leave mine?" for Piper's "Where did I leave my", with "my?" close behind
+    model = ScriptedModel(lambda s: 0.9)
+    heard = Transcript("Where did I leave mine?", 0.83, 0.1, alternatives=("Where did I leave my?",))
+    released, decisions = run_pause(TurnDecider(), 100, model, lambda s: heard)
+    assert released == pytest.approx(TurnConfig().max_wait_s)
+    assert decisions[0][1].reason == "text: possessive 'my' in the near reading 'Where did I leave my?'"
+    assert model.asked_at == []
+    assert run_pause(TurnDecider(), 100, model, lambda s: heard.text)[0] == pytest.approx(0.15)  # without it
+
+
+def test_an_unsure_transcript_cannot_confirm_the_first_finished():
+    # "Add eggs," before a 0.27 s comma pause: Whisper "at x" (0.41), the model 0.97 (recorded)
+    model = ScriptedModel(lambda s: 0.97)
+    released, decisions = run_pause(TurnDecider(), 100, model, lambda s: Transcript("at x", 0.41, 0.2))
+    assert decisions[0][1].reason == "model 0.97, transcript unsure (0.41)"
+    assert released == pytest.approx(0.45)  # the second opinion, past the comma's pause
+    assert model.asked_at == [0.15, 0.45]
+    sure = lambda s: Transcript("What is the capital of France?", 0.83, 0.1)  # noqa: E731
+    assert run_pause(TurnDecider(), 100, model, sure)[0] == pytest.approx(0.15)

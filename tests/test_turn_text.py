@@ -2,7 +2,7 @@
 
 import pytest
 
-from voice.turn.text import unfinished_reason
+from voice.turn.text import unfinished_reading, unfinished_reason
 
 
 @pytest.mark.parametrize(
@@ -63,3 +63,48 @@ def test_calling_the_assistant_is_not_the_end_of_the_turn(text):
 
 def test_an_address_followed_by_a_request_is_judged_by_the_request():
     assert unfinished_reason("Hey Hark, what time is it?") is None
+
+
+# Whisper's readings of Piper's voice, cut where the loop's speculation cuts it: best, near readings.
+@pytest.mark.parametrize(
+    ("transcript", "alternatives", "reason"),
+    [
+        (
+            "Where did I leave mine?",
+            ("Where did I leave mine? Where did I leave mine?", "Where did I leave my?"),
+            "possessive 'my' in the near reading 'Where did I leave my?'",
+        ),
+        (
+            "Add eggs, milk in.",
+            ("Add eggs, milk and...",),
+            "trailing off in the near reading 'Add eggs, milk and...'",
+        ),
+        (
+            "Remind me to come.",
+            ("Remind me to call.",),
+            "'to call' without its object in the near reading 'Remind me to call.'",
+        ),
+        ("What", ("What is",), "copula 'is' in the near reading 'What is'"),  # a dropped last word
+        ("Set a timer for.", ("Set a timer for",), "preposition 'for'"),  # the best reading says it first
+    ],
+)
+def test_a_near_reading_that_ends_unfinished_holds(transcript, alternatives, reason):
+    assert unfinished_reason(transcript) is None or reason == unfinished_reason(transcript)
+    assert unfinished_reading(transcript, alternatives) == reason
+
+
+@pytest.mark.parametrize(
+    ("transcript", "alternatives"),
+    [
+        ("Tell me something about the moon.", ("Tell me something about the moon...",)),  # punctuation only
+        ("Is the Sun is Star?", ("Is the sun is star?", "Is the sun a star?")),  # not only the last word
+        ("How many legs does a spider have?", ("How many legs does the spider have?",)),
+        ("Where did I leave mine?", ("Where did I leave my? Where did I leave mine?",)),  # a looping reading
+        (
+            "Can you tell me the weather end?",
+            ("Can you tell me the weather in?",),
+        ),  # "in" is left to the model
+    ],
+)
+def test_near_readings_of_a_finished_question_do_not_hold(transcript, alternatives):
+    assert unfinished_reading(transcript, alternatives) is None

@@ -352,15 +352,14 @@ class VoiceLoop:
         decision = decider.decide(silence, self._pause_transcript(utt), probability)
         return decision.reason if decision.release else None
 
-    def _pause_transcript(self, utt: _Utterance) -> str | None:
-        """The words of the speculative transcript of this pause; None until it is ready."""
+    def _pause_transcript(self, utt: _Utterance) -> Transcript | None:
+        """The speculative transcript of this pause (no words if it failed); None until it is ready."""
         job = utt.job
         if job is not None and not self._paced:
             job.decode.done.wait()
         if job is None or not job.decode.done.is_set():
             return None
-        result = job.decode.result
-        return result.text if result is not None else ""
+        return job.decode.result or Transcript("", 0.0, 1.0)
 
     def _probability(self, utt: _Utterance) -> float | None:
         """The model's answer for this pause: asked for now (on the model's thread) if not yet, None

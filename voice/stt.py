@@ -25,6 +25,13 @@ FRAMES_PER_S = 100
 """Mel frames per second of audio."""
 MAX_WORDS_PER_S = 5.0
 """Faster than any speaker: more words than this means the decoder is looping."""
+ALTERNATIVE_MARGIN = 0.3
+"""How far below the best reading (in Whisper's length-normalised log probability) another beam
+hypothesis may score and still be kept as a near reading. Whisper's language model mends a sentence cut
+short: Piper's "Where did I leave my" before a pause comes out "Where did I leave mine?", with "... my?"
+0.13-0.19 behind; "Add eggs, milk and..." and "Add eggs, milk in." are 0.03 apart. The end of a
+complete question had no reading with another last word within 0.3 (measured on the turn benchmark's
+samples)."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,9 @@ class Transcript:
     """exp(mean avg_logprob) of the kept segments: 0 (guessing) to 1 (sure)."""
     no_speech_prob: float
     """Highest no-speech probability among the kept segments (1.0 when nothing was kept)."""
+    alternatives: tuple[str, ...] = ()
+    """Other readings of the same audio the beam search found nearly as likely (within
+    `ALTERNATIVE_MARGIN`), best first: the end-of-turn text signal looks at them too."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +146,7 @@ class Transcriber:
                 encoded,
                 [prompt],
                 beam_size=beam_size,
+                num_hypotheses=beam_size,  # the beam has them anyway: no extra decoding
                 max_length=len(prompt) + max_tokens(audio.size / SAMPLE_RATE),
                 return_scores=True,
                 return_no_speech_prob=True,
@@ -145,10 +156,16 @@ class Transcriber:
         tokens = result.sequences_ids[0]
         avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)  # as faster-whisper recovers it
         text = tokenizer.decode(tokens).strip()
-        looping = len(text.split()) > MAX_WORDS_PER_S * audio.size / SAMPLE_RATE + 2
-        if not text or looping or self._invented(result.no_speech_prob, avg_logprob):
+        max_words = MAX_WORDS_PER_S * audio.size / SAMPLE_RATE + 2
+        if not text or len(text.split()) > max_words or self._invented(result.no_speech_prob, avg_logprob):
             return Transcript("", 0.0, 1.0)
-        return Transcript(text, math.exp(avg_logprob), result.no_speech_prob)
+        near = [
+            tokenizer.decode(ids).strip()
+            for ids, score in zip(result.sequences_ids[1:], result.scores[1:], strict=True)
+            if score >= result.scores[0] - ALTERNATIVE_MARGIN
+        ]
+        alternatives = tuple(reading for reading in near if 0 < len(reading.split()) <= max_words)
+        return Transcript(text, math.exp(avg_logprob), result.no_speech_prob, alternatives)
 
     def _transcribe_long(self, audio: np.ndarray) -> Transcript:
         cfg = self.config

@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from voice.turn.text import unfinished_reason
+from voice.stt import Transcript
+from voice.turn.text import unfinished_reading
 
 _EPS = 1e-9
 """Silences are sums of 30 ms frames: compare them with a little slack."""
@@ -48,13 +49,19 @@ class TurnConfig:
     """Without a model: the fixed silence that ends a turn (`--hang`)."""
     use_text: bool = True
     """Hold on transcripts that cannot be finished (see `voice.turn.text`)."""
+    min_confidence: float = 0.5
+    """A transcript Whisper is less sure of than this cannot confirm the model's first "finished": the
+    model is asked again `recheck_s` later. Halves of sentences heard in a short pause come out garbled
+    and unsure ("Add eggs," in a 0.27 s pause: "at x" 0.41, "Add eggs" 0.39), while complete questions
+    scored 0.63-0.96 (Piper's voice); below `stt.min_confidence` (0.4) the reply would be "say that again"
+    anyway."""
 
     def __post_init__(self) -> None:
         if not 0.0 < self.min_pause_s <= self.max_wait_s:
             raise ValueError("min_pause_s must be positive and at most max_wait_s")
         if self.recheck_s is not None and self.recheck_s <= 0:
             raise ValueError("recheck_s must be positive (or None)")
-        if not (0.0 <= self.threshold <= 1.0 and 0.0 <= self.recheck_threshold <= 1.0):
+        if not all(0.0 <= v <= 1.0 for v in (self.threshold, self.recheck_threshold, self.min_confidence)):
             raise ValueError("thresholds must be between 0 and 1")
         if not 0.0 <= self.hang_s <= self.max_wait_s:
             raise ValueError("hang_s must be between 0 and max_wait_s")
@@ -91,18 +98,25 @@ class TurnDecider:
         return silence_s + _EPS >= self._next_check_s
 
     def decide(
-        self, silence_s: float, transcript: str | None, probability: Callable[[], float | None] | None
+        self,
+        silence_s: float,
+        transcript: str | Transcript | None,
+        probability: Callable[[], float | None] | None,
     ) -> TurnDecision:
-        """Decide at `silence_s` of silence. `transcript` is None while not yet known; `probability` is
-        None without a model, and only called when the words and the clock leave the question open (and a
-        fresh answer is wanted). It may return None: the answer is being computed elsewhere (the loop runs
-        the model off its capture thread), so ask again at the next frame."""
+        """Decide at `silence_s` of silence. `transcript` is None while not yet known (a plain text counts
+        as sure, without near readings); `probability` is None without a model, and only called when the
+        words and the clock leave the question open (and a fresh answer is wanted). It may return None:
+        the answer is being computed elsewhere (the loop runs the model off its capture thread), so ask
+        again at the next frame."""
         cfg = self.config
         if silence_s + _EPS >= cfg.max_wait_s:
             return TurnDecision(True, "max wait")
         if silence_s + _EPS < cfg.min_pause_s:
             return self._wait("pause too short", cfg.min_pause_s)
-        reason = unfinished_reason(transcript) if cfg.use_text and transcript is not None else None
+        heard = Transcript(transcript, 1.0, 0.0) if isinstance(transcript, str) else transcript
+        reason = None
+        if cfg.use_text and heard is not None:
+            reason = unfinished_reading(heard.text, heard.alternatives)
         if reason is not None:
             return self._wait(f"text: {reason}", cfg.max_wait_s)
         if probability is None:
@@ -115,8 +129,11 @@ class TurnDecider:
         if p < (cfg.recheck_threshold if self._rechecked else cfg.threshold):
             again = cfg.max_wait_s if cfg.recheck_s is None else silence_s + cfg.recheck_s
             return self._wait(f"model {p:.2f}", again, p)
-        if cfg.use_text and transcript is None:
+        if cfg.use_text and heard is None:
             return self._wait(f"model {p:.2f}, transcript pending", silence_s, p)
+        if cfg.use_text and heard.confidence < cfg.min_confidence and not self._rechecked:
+            again = cfg.max_wait_s if cfg.recheck_s is None else silence_s + cfg.recheck_s
+            return self._wait(f"model {p:.2f}, transcript unsure ({heard.confidence:.2f})", again, p)
         return TurnDecision(True, f"model {p:.2f}", p)
 
     def _probability(self, silence_s: float, probability: Callable[[], float | None]) -> float | None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Sequence
 
 PREPOSITIONS = frozenset(
     "about above across after against along among at before behind below beneath beside between beyond "
@@ -91,6 +92,27 @@ def unfinished_reason(transcript: str) -> str | None:
         if name == "copula" and _closes_embedded_question(words):
             return None
         return f"{name} '{last}'"
+    return None
+
+
+def unfinished_reading(transcript: str, alternatives: Sequence[str] = ()) -> str | None:
+    """`unfinished_reason` of the transcript, or else of a near reading of the same audio (Whisper's beam
+    alternatives) that differs only in its last word or adds one: "Where did I leave mine?" with "Where
+    did I leave my?" close behind is held. Whisper's language model mends a sentence cut short by a pause
+    into one that could end there, so the word that says "unfinished" is often the runner-up. A near
+    reading with the same words (only its punctuation differs, "the moon...") does not count."""
+    reason = unfinished_reason(transcript)
+    if reason is not None:
+        return reason
+    words = _WORD.findall(transcript.lower())
+    for alternative in alternatives:
+        other = _WORD.findall(alternative.lower())
+        last_word_differs = len(other) == len(words) and other[-1] != words[-1]
+        one_more = len(other) == len(words) + 1
+        if not (last_word_differs or one_more) or other[: len(words) - 1] != words[:-1]:
+            continue
+        if (reason := unfinished_reason(alternative)) is not None:
+            return f"{reason} in the near reading {alternative!r}"
     return None
 
 
