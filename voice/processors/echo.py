@@ -44,9 +44,6 @@ ECHO_FOUND = 2
 suppression cannot tell it, since it turns room noise down 30 dB whether or not there is an echo."""
 JITTER_S = 0.002
 """How far the reported playout times of back-to-back blocks wander."""
-RESTART_GAP_S = 0.05
-"""Audio that starts this long after the previous audio ended begins a new burst: it is placed where its own
-time says, and the burst's cancellation is measured afresh."""
 
 
 RESIDUE_RATIO = 10 ** (-10 / 20)
@@ -153,8 +150,6 @@ class EchoCanceller:
         self._found_without_echo = 0
         """The delay tracker's confident estimates when no echo was heard: new ones mean one is now."""
         self._played_until_s = float("-inf")
-        self._restarts: deque[float] = deque()
-        """Start times of playback after a gap."""
         self._incoming: deque[tuple[np.ndarray, int, float]] = deque()
         """Blocks the speaker has played, not yet placed in the far end (appending is thread-safe)."""
 
@@ -187,9 +182,7 @@ class EchoCanceller:
         jitter in the reported times would skip or repeat reference samples under AEC3. A later one is
         placed where its own time says: the stream underran and its audio really is late (snapped instead,
         each underrun on a busy machine left the reference further ahead of the echo, until AEC3 lost it)."""
-        if at_s > self._played_until_s + RESTART_GAP_S:
-            self._restarts.append(at_s)
-        elif at_s <= self._played_until_s + JITTER_S:
+        if at_s <= self._played_until_s + JITTER_S:
             at_s = self._played_until_s
         self._far.add(audio, sample_rate, at_s)
         self._played_until_s = at_s + audio.size / sample_rate
@@ -240,9 +233,6 @@ class EchoCanceller:
         config = self.config
         if config.trust_after_s <= 0:
             return True
-        while self._restarts and self._restarts[0] <= at_s:
-            self._restarts.popleft()
-            self._burst = _Burst(trusted=self._burst.trusted)
         burst = self._burst
         if active:
             burst.add(reference, mic, out)
@@ -312,7 +302,9 @@ class RoomTone:
 
 @dataclass
 class _Burst:
-    """Speaker audio since playback (re)started: how much echo the canceller removed in it."""
+    """Speaker audio heard until trust is earned, gaps between replies included (a reply shorter than
+    `trust_after_s` must not start the count again: each reply then began muted, and a person speaking
+    1.5 s into the next one was not heard): how much echo the canceller removed in it."""
 
     heard_s: float = 0.0
     power_reference: float = 0.0
