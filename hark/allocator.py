@@ -1,4 +1,4 @@
-"""glibc's allocator told to give large freed blocks back to the system at once."""
+"""glibc's allocator told to keep all threads in one arena, so freed model buffers are reused, not hoarded."""
 
 from __future__ import annotations
 
@@ -6,26 +6,27 @@ import ctypes
 import os
 import sys
 
-M_MMAP_THRESHOLD = -3
+M_ARENA_MAX = -8
 """`mallopt`'s parameter number (glibc's malloc.h)."""
-MMAP_THRESHOLD = 128 * 1024
-"""glibc's own starting value: blocks this size and larger are mapped on their own."""
+ARENAS = 1
 
 
-def release_large_blocks() -> None:
-    """Fix glibc's mmap threshold at its default, so a freed large block is unmapped when it is freed.
+def share_one_arena() -> None:
+    """Let every thread allocate from one glibc arena (as `MALLOC_ARENA_MAX=1` would).
 
-    Otherwise glibc raises the threshold (up to 32 MiB) every time such a block is freed, and blocks up to
-    that size then come from heaps that return memory only from their top. The models' per-utterance
-    buffers (Whisper's, Piper's, each from the thread that ran it) then stayed with the process: over the
-    22 turns of `hark bench turns` the RSS crept from 570 to 800 MB; with the threshold fixed it stays at
-    565 MB, at the same speed. Only on Linux with glibc, and not when the user set MALLOC_MMAP_THRESHOLD_.
-    Call it before any thread starts.
+    By default glibc gives threads up to 8 arenas per core, each keeping its own freed blocks: the models'
+    per-utterance buffers (Whisper's, Piper's, the model's, each from the thread that ran it) then stayed
+    with the process, and over the 22 turns of `hark bench turns` the RSS crept to 850 MB. Fixing the
+    mmap threshold instead (every large block mapped and unmapped on its own) kept it at 785 MB, but
+    Whisper then faulted its buffers in afresh on every call: its final transcription, on the critical
+    path of every reply, took 0.30 s instead of 0.20 s. One arena: 810 MB and 0.20 s (2 arenas: 829 MB,
+    0.19 s). Only on Linux with glibc, and not when the user set MALLOC_ARENA_MAX. Call it before any
+    thread starts.
     """
-    if sys.platform != "linux" or "MALLOC_MMAP_THRESHOLD_" in os.environ:
+    if sys.platform != "linux" or "MALLOC_ARENA_MAX" in os.environ:
         return
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):  # a C library without mallopt
         return
-    mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    mallopt(M_ARENA_MAX, ARENAS)

@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Sequence
 
 from hark import __version__
-from hark.allocator import release_large_blocks
+from hark.allocator import share_one_arena
 from hark.commands import COMMANDS
 from hark.errors import USER_ERRORS
 from hark.report import Reporter
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    release_large_blocks()
+    share_one_arena()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):

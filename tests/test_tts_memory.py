@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from piper import PiperVoice, SynthesisConfig
 
-from hark.allocator import release_large_blocks
+from hark.allocator import share_one_arena
 from voice.tts import Speaker, TtsConfig
 
 LONG = "I can book a table for four people at seven tonight, inside or out on the terrace where it is cooler."
@@ -36,7 +36,7 @@ def test_another_voice_is_loaded_for_itself(speaker, tmp_path):
     assert isinstance(other, Speaker) and other._voice is not speaker._voice
 
 
-def test_fixing_the_mmap_threshold_is_harmless_to_repeat():
-    release_large_blocks()
-    release_large_blocks()
+def test_sharing_one_arena_is_harmless_to_repeat():
+    share_one_arena()
+    share_one_arena()
     assert np.ones(1 << 20).sum() == 1 << 20
