@@ -52,6 +52,22 @@ def test_long_first_sentence_is_cut_at_a_clause():
     assert " ".join(chunks).replace("  ", " ") == text
 
 
+def test_long_first_sentence_without_a_comma_is_cut_before_a_conjunction():
+    text = "Two plus two is a mathematical operation that has a simple answer. It is four."
+    assert stream(text) == [
+        "Two plus two is a mathematical operation",
+        "that has a simple answer.",
+        "It is four.",
+    ]
+
+
+def test_a_comma_is_preferred_to_a_conjunction_and_short_openings_are_not_cut():
+    assert stream("The largest animal on Earth and in the sea, the blue whale, eats krill. Yes.")[0] == (
+        "The largest animal on Earth and in the sea,"
+    )
+    assert stream("Bees make honey and wax. They also make propolis.")[0] == "Bees make honey and wax."
+
+
 def test_only_the_first_chunk_is_cut_early():
     chunker = SentenceChunker(first_clause_chars=20)
     out = chunker.feed("First part here, and more words follow, then more, and more. ")

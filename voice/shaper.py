@@ -2,7 +2,7 @@
 
 The LLM writes for a screen; the listener hears it. This strips Markdown, expands what TTS reads badly,
 and cuts the stream at sentence ends (not after digits, initials or abbreviations such as "Dr." and
-"e.g."), cutting an over-long first sentence at a clause so the first audio comes early.
+"e.g."), cutting an over-long first sentence at a clause or a conjunction so the first audio comes early.
 """
 
 from __future__ import annotations
@@ -27,6 +27,15 @@ _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}.*$", re.M)
 _STRAY = re.compile(r"[*#|<>^~`]")
 _EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf\ufe0f]")
 _SPACES = re.compile(r"[ \t]+")
+_CLAUSE_END = re.compile(r"[,;:]\s|\s[-–—]\s")
+_PHRASE_START = re.compile(
+    r"\s(?=(?:and|but|or|so|because|which|that|who|whose|where|when|while|although|though|since|unless"
+    r"|until|if|whether)\s)",
+    re.I,
+)
+"""Where a first sentence without a comma may be cut: before a conjunction or a relative pronoun, where a
+speaker pauses anyway ("The blue whale is the largest animal | that has ever lived"). Piper takes 0.3-0.5 s
+for a 70-90 character sentence and 0.1 s for 30-40 characters (2 cores), and the model must first write it."""
 
 _EXPANSIONS = (
     (re.compile(r"(\d)\s*%"), r"\1 percent"),
@@ -90,8 +99,9 @@ class SentenceChunker:
     """Incremental splitter: feed text pieces as they stream in, get speakable chunks out.
 
     A chunk ends at a sentence end followed by whitespace. The first chunk of a reply is also cut at a
-    clause boundary (comma, semicolon, colon, dash) once it is longer than `first_clause_chars`, so the
-    first audio is not held back by a long opening sentence.
+    clause boundary (comma, semicolon, colon, dash) once it is longer than `first_clause_chars`, or half as
+    long again without one, before a conjunction: the first audio is not held back by a long opening
+    sentence.
     """
 
     def __init__(self, first_clause_chars: int = 40, max_chars: int = 240) -> None:
@@ -130,9 +140,12 @@ class SentenceChunker:
         if fence > 0:
             return self._cut(fence)
         if self._emitted == 0 and len(buf) > self.first_clause_chars:
-            clauses = list(re.finditer(r"[,;:]\s|\s[-–—]\s", buf[self.first_clause_chars // 2 :]))
+            start = self.first_clause_chars // 2
+            clauses = list(_CLAUSE_END.finditer(buf, start))
+            if not clauses and len(buf) > self.first_clause_chars * 3 // 2:  # a comma had its chance
+                clauses = list(_PHRASE_START.finditer(buf, start))
             if clauses:
-                return self._cut(self.first_clause_chars // 2 + clauses[-1].end())
+                return self._cut(clauses[-1].end())
         if len(buf) > self.max_chars:
             cut = buf.rfind(" ", 0, self.max_chars)
             return self._cut(cut if cut > 0 else self.max_chars)
