@@ -143,19 +143,39 @@ _END = object()
 
 
 class _PiecePump:
-    """Reads `turn.pieces()` on its own thread so the reply thread can stop waiting for it at any time."""
+    """Reads `turn.pieces()` on its own thread so the reply thread can stop waiting for it at any time.
+
+    It can be paused: a model that streams as it is read (the embedded one, which runs only a couple of
+    tokens ahead of its reader) then stops computing and leaves the cores to speech synthesis.
+    """
 
     def __init__(self, turn: Turn, clock: Clock, stop: Signal) -> None:
         self._turn = turn
         self._stop = stop
         self._box: Mailbox[object] = Mailbox(clock)
+        self._go = clock.signal()
+        self._go.set()
         clock.start_thread(self._run, "hark-pieces")
+
+    def pause(self) -> None:
+        self._go.clear()
+
+    def resume(self) -> None:
+        self._go.set()
+
+    def _may_read(self) -> bool:
+        """Wait while paused; False once the reply is stopped."""
+        while not self._go.wait(PIECE_POLL_S):
+            if self._stop.is_set():
+                return False
+        return not self._stop.is_set()
 
     def _run(self) -> None:
         pieces = self._turn.pieces()
         try:
-            for piece in pieces:
-                if self._stop.is_set():
+            while self._may_read():
+                piece = next(pieces, _END)
+                if piece is _END or self._stop.is_set():
                     break
                 self._box.put(piece)
         except Exception as exc:
@@ -307,16 +327,26 @@ class ReplyWorker:
         for chunk in reply.speech.chunks(iter(pump.next, None)):
             if handle.stop.is_set():
                 return
-            self._speak(reply, chunk)
+            self._speak(reply, chunk, pump)
         if not handle.stop.is_set():
             self._release(reply)
 
-    def _speak(self, reply: _Reply, chunk: str) -> None:
-        for audio in reply.speech.audio(chunk):
-            if reply.handle.stop.is_set():
-                return
-            reply.held.append((chunk, audio))
-            self._release(reply)
+    def _speak(self, reply: _Reply, chunk: str, pump: _PiecePump) -> None:
+        """Synthesise and release one chunk. The model is paused while the first one is synthesised: that
+        is what the user waits for, and on two cores a model generating alongside doubled its synthesis
+        time (Piper, 30-70 characters: 0.10-0.20 s alone, 0.23-0.47 s with SmolLM2 generating). The rest
+        of the reply has the first chunk's playing time to catch up."""
+        if not reply.spoken:
+            pump.pause()
+        try:
+            for audio in reply.speech.audio(chunk):
+                pump.resume()
+                if reply.handle.stop.is_set():
+                    return
+                reply.held.append((chunk, audio))
+                self._release(reply)
+        finally:
+            pump.resume()
         reply.spoken.append(chunk)
 
     def _release(self, reply: _Reply) -> None:

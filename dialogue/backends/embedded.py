@@ -37,9 +37,10 @@ JOIN_S = 5.0
 EXIT_WAIT_S = 30.0
 """At interpreter exit, how long a generation still inside llama.cpp is waited for. It stops at its next
 token, so this bounds only reading a prompt (at most the 2048-token context: a few seconds)."""
-AHEAD_TOKENS = 16
+AHEAD_TOKENS = 2
 """Tokens the model may run ahead of the reader: a reader that pauses (or is held) pauses the model too, so a
-generation nobody reads never runs to the end with the model's lock held."""
+generation nobody reads never runs to the end with the model's lock held, and a voice reply can pause the
+model at once while its first sentence is synthesised."""
 POLL_S = 0.05
 DECISION_TOKENS = 64
 """Room for a tool choice or its arguments; JSON cut short fails validation and is repaired once."""
