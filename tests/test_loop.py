@@ -42,9 +42,11 @@ class Session:
         delay_s=0.0,
         at=None,
         processors=None,
+        clock=None,
+        speaker=None,
         **config,
     ):
-        self.clock = VirtualClock()
+        self.clock = clock or VirtualClock()
         self.events: list[events.VoiceEvent] = []
         self.conversation = conversation or RecordingConversation()
         self.sink = RealtimeSink(self.clock) if realtime else NullSink()
@@ -54,7 +56,7 @@ class Session:
             self.player,
             AmplitudeVad(),
             WordCountTranscriber(self.clock, delay_s),
-            ToneSpeaker(),
+            speaker or ToneSpeaker(),
             self.conversation,
             LoopConfig(endpointer=HANG, turn_taking=mode, **config),
             on_event=self.events.append,
@@ -345,3 +347,53 @@ def test_without_partials_no_partial_transcript_is_reported():
     script = "." * 10 + "S" * 40 + "." * 30
     s, _ = run_loop(script, partial_interval_s=None)
     assert s.of("transcript", final=False) == [] and len(s.of("transcript", final=True)) == 1
+
+
+class _SlowSpeaker(ToneSpeaker):
+    """Synthesis takes 0.2 s of virtual time; records when each chunk was synthesised."""
+
+    def __init__(self, clock):
+        self.clock = clock
+        self.spans: list[tuple[float, float]] = []
+
+    def synthesize(self, text: str):
+        start = self.clock.now()
+        self.clock.sleep(0.2)
+        self.spans.append((start, self.clock.now()))
+        yield from super().synthesize(text)
+
+
+class _PullTimesConversation(RecordingConversation):
+    """Records the virtual time at which each piece of the reply was written by the model."""
+
+    def __init__(self, clock):
+        super().__init__()
+        self.clock = clock
+        self.pulled: list[float] = []
+
+    def begin_turn(self, transcript, turn_id):
+        turn = super().begin_turn(transcript, turn_id)
+        words = turn.reply.split(" ")
+
+        def pieces():
+            for word in words:
+                self.clock.sleep(0.02)  # a model writing 50 tokens a second
+                self.pulled.append(self.clock.now())
+                yield word + " "
+
+        turn.pieces = pieces
+        return turn
+
+
+def test_the_model_is_not_read_while_the_first_chunk_is_synthesised():
+    clock = VirtualClock()
+    speaker, conversation = _SlowSpeaker(clock), _PullTimesConversation(clock)
+    session = Session("." * 10 + "S" * 30 + "." * 30, clock=clock, speaker=speaker, conversation=conversation)
+    session.run()
+    assert len(session.of("reply")) == 1
+    assert len(conversation.pulled) == len(conversation.reply.split(" "))  # the whole reply was read
+    (first_start, first_end), *rest = speaker.spans
+    assert rest, "the reply has more than one chunk"
+    during = [t for t in conversation.pulled if first_start < t < first_end]
+    assert len(during) <= 1  # the piece being written when the chunk was complete (10 without pausing)
+    assert [t for t in conversation.pulled if t >= first_end]  # and reading resumed after it
