@@ -1,4 +1,5 @@
-"""The far-end reference buffer and the delay tracker: pure logic on synthetic signals."""
+"""The far-end reference buffer, the delay tracker and the steady playout times: pure logic on synthetic
+signals."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import pytest
 from voice import SAMPLE_RATE
 from voice.processors.delay import DelayTracker, estimate_delay
 from voice.processors.farend import FarEndBuffer
+from voice.processors.timeline import SteadyTimeline
+from voice.sinks import PLAYOUT_SETTLE_S
 
 RNG = np.random.default_rng(7)
 
@@ -114,3 +117,29 @@ def test_far_end_buffer_forgets_audio_older_than_its_horizon():
     buf.add(np.full(1600, 1000, dtype=np.int16), SAMPLE_RATE, at_s=5.0)
     assert not buf.read(0.0, 1600).any()
     assert buf.read(5.0, 1600).all()
+
+
+def playout_errors(rate: int, sizes: list[int], late_s: list[float]) -> list[float]:
+    """How far from its true playout time the steady timeline puts each speaker block, when each block
+    truly plays right after the last one but its callback reports it `late_s` late."""
+    timeline, true_s, errors = SteadyTimeline(rate, PLAYOUT_SETTLE_S), 100.0, []
+    for size, late in zip(sizes, late_s, strict=True):
+        errors.append(timeline.time_of(true_s + late, size) - true_s)
+        true_s += size / rate
+    return errors
+
+
+def test_playout_times_ignore_callbacks_that_ran_late():
+    rng = np.random.default_rng(3)
+    sizes = list(rng.integers(200, 900, 400))
+    late = [float(rng.choice([0.0, 0.0, 0.0, rng.uniform(0.002, 0.008)])) for _ in sizes]
+    errors = playout_errors(22_050, sizes, late)
+    assert max(abs(e) for e in errors) < 1e-6  # every block right after the last, as the device plays it
+
+
+def test_playout_times_follow_an_underrun_within_the_settling_time():
+    late = [0.0] * 100 + [0.04] * 100  # from block 100 on, everything plays 40 ms later: an underrun
+    errors = playout_errors(22_050, [441] * 200, late)  # 20 ms blocks
+    assert max(abs(e) for e in errors[:100]) < 1e-6
+    settled = 100 + round(PLAYOUT_SETTLE_S / 0.02) + 1
+    assert max(abs(e - 0.04) for e in errors[settled:]) < 1e-6

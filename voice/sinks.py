@@ -21,7 +21,12 @@ import numpy as np
 from voice.clock import Signal
 from voice.decode import resample
 from voice.devices import close_stream, find_device, open_error
+from voice.processors.timeline import SteadyTimeline
 
+PLAYOUT_SETTLE_S = 0.25
+"""How long every speaker block must be reported later than the steady timeline allows before it moves: a
+callback that ran late catches up within a block or two (measured on PulseAudio: such blocks were reported
+2-8 ms late, each one leaving a gap in the echo canceller's reference), an underrun does not."""
 BLOCK_S = 0.04
 """Playback granularity: a stop request takes effect within one block."""
 
@@ -121,6 +126,8 @@ class SpeakerSink:
         self._last_call_s: float | None = None
         self._started_s: float | None = None
         """When the open stream began to call back at the device's pace (None until then)."""
+        self._playout: SteadyTimeline | None = None
+        """When each block the callback hands over plays, counted in samples since the stream's pace began."""
 
     def _open(self, rate: int) -> None:
         if self._stream is not None and self._rate == rate:
@@ -137,6 +144,7 @@ class SpeakerSink:
                 self._pending.clear()
                 self._queued = self._handed = 0
             self._last_call_s = self._started_s = None
+            self._playout = SteadyTimeline(candidate, PLAYOUT_SETTLE_S)
             self._rate = candidate
             try:
                 self._stream = self._sd.OutputStream(
@@ -160,12 +168,14 @@ class SpeakerSink:
         block = self._take(frames)
         outdata[: block.size, 0] = block
         outdata[block.size :] = 0
-        listener, stream = self.listener, self._stream
-        if block.size and listener is not None and stream is not None:
+        listener, stream, playout = self.listener, self._stream, self._playout
+        if listener is not None and stream is not None and playout is not None:
             ahead = time_info.outputBufferDacTime - time_info.currentTime
             if not 0.0 <= ahead <= 2.0:  # a host API that does not fill in the times
                 ahead = float(stream.latency)
-            listener(block, self._rate, time.monotonic() + ahead)
+            at_s = playout.time_of(time.monotonic() + ahead, frames)  # silent blocks keep the count too
+            if block.size:
+                listener(block, self._rate, at_s)
 
     def _paced(self, frames: int) -> bool:
         """Whether the device has begun to take audio at its own pace. A new stream first calls back several

@@ -18,7 +18,7 @@ import numpy as np
 from voice import SAMPLE_RATE
 from voice.processors.delay import DelayTracker
 from voice.processors.farend import FarEndBuffer
-from voice.processors.timeline import CaptureTimeline
+from voice.processors.timeline import SteadyTimeline
 
 BLOCK_SAMPLES = SAMPLE_RATE // 100
 """AEC3 works on 10 ms blocks."""
@@ -130,7 +130,7 @@ class EchoCanceller:
         self.config = config or EchoConfig()
         self._apm = _load_processor(self.config)
         self._far = FarEndBuffer()
-        self._timeline = CaptureTimeline(SAMPLE_RATE)
+        self._timeline = SteadyTimeline(SAMPLE_RATE)
         self.cancelled = np.zeros(0, dtype=np.int16)
         """The last frame as AEC3 left it, before muting (what ERLE is measured on)."""
         self._tracker = DelayTracker(
