@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from dialogue.analytics import Analytics
-from dialogue.backends.base import GenerationOptions, ReplyStream, TextStreaming, open_stream
+from dialogue.backends.base import Cancel, GenerationOptions, ReplyStream, TextStreaming, open_stream
 from dialogue.guardrails import Guardrails
 from dialogue.manager import DialogueManager
 from dialogue.memory import SUMMARY_HEADER, SUMMARY_INSTRUCTIONS, MemoryConfig
@@ -181,3 +181,27 @@ def test_closing_the_backend_stops_a_generation_nobody_reads(embedded_backend):
     embedded_backend.close()
     assert not embedded_backend._lock.locked()
     assert list(stream) == []  # the reader is told to stop, too
+
+
+def test_a_generation_cancelled_while_the_model_reads_its_prompt_stops_reading_it(embedded_backend):
+    """A speculative reply dropped, or a summary preempted by a turn, while llama.cpp reads a long prompt
+    (2-3 s of reading here): the model is free again within a step, not at the end of the prompt."""
+    llm = embedded_backend._llm
+    llm.reset()  # nothing cached: the whole prompt must be read
+    story = " ".join(["The river runs past the old mill and under the stone bridge to the sea."] * 50)
+    prompt_tokens = len(llm.tokenize(story.encode()))
+    request = [Message("user", f"{story} Summarise that in one sentence.")]
+    cancel = Cancel()
+    stream = open_stream(
+        embedded_backend, lambda _backend: request, GenerationOptions(max_tokens=8), None, cancel
+    )
+    reader = threading.Thread(target=lambda: list(stream.text()), daemon=True)
+    reader.start()
+    while llm.n_tokens == 0 and reader.is_alive():
+        threading.Event().wait(0.01)
+    cancel.set()
+    reader.join(30)
+    assert not reader.is_alive()
+    assert embedded_backend._lock.acquire(timeout=30)  # the producer let go of the model
+    embedded_backend._lock.release()
+    assert 0 < llm.n_tokens < prompt_tokens / 2, (llm.n_tokens, prompt_tokens)

@@ -42,6 +42,13 @@ AHEAD_TOKENS = 2
 generation nobody reads never runs to the end with the model's lock held, and a voice reply can pause the
 model at once while its first sentence is synthesised."""
 POLL_S = 0.05
+READ_STEP_TOKENS = 32
+"""The model reads a prompt this many tokens at a time, and a generation told to stop stops between steps
+(about 0.1 s apart). llama.cpp cannot be stopped inside a step, and a whole prompt after a history fold
+(600-900 tokens) takes 2-3.5 s on 2 cores: a speculative reply dropped while its prompt was read, or a
+background summary cancelled by a new turn, held the model that long (on the peer benchmark two questions
+after a fold waited 2.9 and 3.8 s for a first token). Reading 900 tokens took as long in steps of 32 as
+in one go."""
 DECISION_TOKENS = 64
 """Room for a tool choice or its arguments; JSON cut short fails validation and is repaired once."""
 _DONE = object()
@@ -67,6 +74,26 @@ def resolve_model(spec: str) -> Path:
     return path
 
 
+class _Abandoned(Exception):
+    """The generation holding the model was told to stop while the model was reading its prompt."""
+
+
+def _stoppable(llama_class: type) -> type:
+    """`llama_class` reading prompts in steps of `READ_STEP_TOKENS`, stopping between them once `abort` (set
+    by whoever holds the model) is set."""
+
+    class StoppableLlama(llama_class):  # type: ignore[misc, valid-type]
+        abort: threading.Event | None = None
+
+        def eval(self, tokens: Sequence[int]) -> None:
+            for start in range(0, len(tokens), READ_STEP_TOKENS):
+                if self.abort is not None and self.abort.is_set():
+                    raise _Abandoned
+                super().eval(tokens[start : start + READ_STEP_TOKENS])
+
+    return StoppableLlama
+
+
 class EmbeddedBackend(StreamingBackend):
     name = "embedded"
     sees_images = False
@@ -82,7 +109,9 @@ class EmbeddedBackend(StreamingBackend):
         self.context_length = n_ctx
         threads = n_threads or max(1, min(4, os.cpu_count() or 1))
         try:
-            self._llm = Llama(model_path=str(self.path), n_ctx=n_ctx, n_threads=threads, verbose=False)
+            self._llm = _stoppable(Llama)(
+                model_path=str(self.path), n_ctx=n_ctx, n_threads=threads, verbose=False
+            )
         except ValueError as exc:  # llama.cpp's "Failed to load model from file"
             raise ModelNotFound(f"{model} is not a GGUF model llama.cpp can load ({exc})", model) from None
         self._lock = threading.Lock()
@@ -191,6 +220,8 @@ class EmbeddedBackend(StreamingBackend):
                     chunks.close()
             finally:
                 self._lock.release()
+        except _Abandoned:
+            pass  # told to stop while the model read the prompt: the reader has gone
         except ValueError as exc:  # raised by the first step, e.g. the prompt does not fit the context
             _put(out, BackendError(f"embedded model failed: {exc}"), abort)
         except BackendError as exc:
@@ -218,6 +249,8 @@ class EmbeddedBackend(StreamingBackend):
                 return None
             try:
                 answer = self._json(messages, schema, abort)
+            except _Abandoned:
+                return None
             finally:
                 self._lock.release()
         value = decide.parse_arguments(answer)
@@ -269,6 +302,7 @@ class EmbeddedBackend(StreamingBackend):
                 return False
             if waited >= WAIT_S:
                 raise BackendTimeout(f"the embedded model was busy for {WAIT_S:g}s")
+        self._llm.abort = abort
         return True
 
     def close(self, wait_s: float = JOIN_S) -> None:
