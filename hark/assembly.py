@@ -471,6 +471,15 @@ def with_erle(on_event: EventCallback, echo: EchoCanceller | None) -> EventCallb
     return report
 
 
+LIVE_MICROPHONE_BUFFER_S = 0.1
+"""The speaker's buffer in barge-in mode, against the host's default (35 ms through PulseAudio). With the
+microphone live while Hark speaks, Whisper and the turn model run during replies, and on two busy cores the
+speaker's callback missed its 9 ms slots: 42 underruns in one run of the peer benchmark's echo path, each
+moving Hark's voice against the echo canceller's reference, which then let the echo through (48 barge-ins
+over 15 replies). With 0.1 s: no underrun, 7 barge-ins over 12 replies, each a question played over the
+reply. It costs 65 ms more to first audio, so half-duplex keeps the default."""
+
+
 def build_loop(
     config: HarkConfig,
     source: AudioSource,
@@ -493,6 +502,9 @@ def build_loop(
     (`turn.model`; "off": none)."""
     if turn_model is None:
         turn_model = build_turn_model(config, reporter or Reporter())
+    settings = loop_config(config, realtime, processors.echo is not None)
+    if settings.turn_taking is TurnTaking.BARGE_IN and hasattr(sink, "buffer_s"):
+        sink.buffer_s = LIVE_MICROPHONE_BUFFER_S
     player = Player(sink, realtime=realtime)
     loop = VoiceLoop(
         source,
@@ -501,7 +513,7 @@ def build_loop(
         transcriber,
         speaker,
         conversation,
-        loop_config(config, realtime, processors.echo is not None),
+        settings,
         with_erle(on_event, processors.echo),
         processors=ProcessorChain(processors.chain),
         turn_model=turn_model,

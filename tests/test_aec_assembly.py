@@ -5,11 +5,20 @@ from __future__ import annotations
 import io
 
 import pytest
+from loop_fakes import (
+    AmplitudeVad,
+    RealtimeSink,
+    RecordingConversation,
+    ScriptSource,
+    ToneSpeaker,
+    WordCountTranscriber,
+)
 
 import voice.processors.echo as echo_module
 from hark import assembly
 from hark.config import load_config
 from hark.report import Reporter
+from voice.clock import VirtualClock
 from voice.events import Metrics
 from voice.loop import TurnTaking
 from voice.processors.echo import EchoCanceller, EchoCancellerUnavailable
@@ -89,3 +98,34 @@ def test_metrics_carry_the_erle_when_echo_is_cancelled():
     assembly.with_erle(seen.append, Canceller())(metrics)
     assembly.with_erle(seen.append, None)(metrics)
     assert [m.to_json()["erle_db"] for m in seen] == [27.3, None]
+
+
+class BufferedSink(RealtimeSink):
+    """A speaker-like sink whose buffer the assembly may set (as on `SpeakerSink`)."""
+
+    def __init__(self, clock) -> None:
+        super().__init__(clock)
+        self.buffer_s: float | None = None
+
+
+@pytest.mark.parametrize(
+    ("turn_taking", "buffer_s"),
+    [("barge-in", assembly.LIVE_MICROPHONE_BUFFER_S), ("half-duplex", None)],
+)
+def test_the_speaker_buffers_more_while_the_microphone_stays_live(turn_taking, buffer_s):
+    clock = VirtualClock()
+    sink = BufferedSink(clock)
+    settings = config(**{"audio.turn_taking": turn_taking, "turn.model": "off"})
+    _loop, player = assembly.build_loop(
+        settings,
+        ScriptSource("", clock),
+        sink,
+        WordCountTranscriber(clock),
+        ToneSpeaker(),
+        RecordingConversation(),
+        lambda _event: None,
+        realtime=True,
+        vad=AmplitudeVad(),
+    )
+    player.close()
+    assert sink.buffer_s == buffer_s

@@ -115,6 +115,10 @@ class SpeakerSink:
         self._sd = sd
         self.device = find_device(device, kind="output")
         self.listener: PlaybackListener | None = None
+        self.buffer_s: float | None = None
+        """How far ahead of the speaker the stream's buffer runs (None: the host's default, 35 ms through
+        PulseAudio). Set it before the first `play`. A callback late by more than this underruns, which is a
+        click to the listener and moves the speaker's sound against the echo canceller's reference."""
         self._stream = None
         self._rate: int | None = None
         self._pending: deque[np.ndarray] = deque()
@@ -153,6 +157,7 @@ class SpeakerSink:
                     channels=1,
                     dtype="int16",
                     callback=self._callback,
+                    latency=self.buffer_s or "high",
                 )
                 self._stream.start()
             except Exception as exc:

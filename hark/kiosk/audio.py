@@ -63,6 +63,8 @@ class SpeakerOutput:
         self._sink: SpeakerSink | None = None
         self.listener: PlaybackListener | None = None
         """Given to each speaker stream opened: it dates the echo-cancelling reference."""
+        self.buffer_s: float | None = None
+        """Given to each speaker stream opened (see `SpeakerSink.buffer_s`)."""
         self.description = f"speaker {device or '(default)'}"
         self.status = "unknown"
         self.error: str | None = None
@@ -72,6 +74,7 @@ class SpeakerOutput:
             try:
                 if self._sink is None:
                     self._sink = SpeakerSink(self._device or None)
+                    self._sink.buffer_s = self.buffer_s
                 self._sink.listener = self.listener
                 played = self._sink.play(samples, rate, stop)
             except (AudioDeviceError, OSError) as exc:
