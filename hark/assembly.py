@@ -401,6 +401,7 @@ def loop_config(config: HarkConfig, realtime_sink: bool, echo_cancelling: bool =
         endpointer=endpointer_config(config),
         turn_taking=mode,
         barge_in_min_s=config.audio.barge_in_min_s,
+        overheard_min_confidence=config.audio.overheard_min_confidence,
         partial_interval_s=LoopConfig.partial_interval_s if config.stt.partials else None,
         speculate=config.stt.speculate,
         turn=turn_config(config),

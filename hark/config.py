@@ -80,6 +80,9 @@ class AudioSettings:
     output: str = ""
     turn_taking: str = _one_of(LoopConfig.turn_taking.value, TURN_TAKING_CHOICES)
     barge_in_min_s: float = _between(LoopConfig.barge_in_min_s, 0.1, 5)
+    overheard_min_confidence: float = _between(LoopConfig.overheard_min_confidence, 0, 1)
+    """In barge-in mode, how sure Whisper must be of speech heard over Hark's reply for it to count as words
+    (below, it is taken for Hark's own echo: the reply plays on, nothing is answered)."""
     aec: bool = True
     """Cancel the speaker's echo in the microphone when Hark plays through a speaker. Where no echo reaches
     the microphone (a headset) it passes the microphone as it is."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 from loop_fakes import (
     WORDS,
     AmplitudeVad,
@@ -222,9 +223,14 @@ BARGE = "." * 5 + "S" * 30 + "." * 23 + "S" * 20 + "." * 80
 FIRST = " ".join(WORDS[:6])
 
 
-def barge_in(heard: str) -> Session:
-    transcriber = lambda c: PhraseTranscriber(c, {20: heard})  # noqa: E731
-    return Session(BARGE, transcriber=transcriber, realtime=True, mode=TurnTaking.BARGE_IN).run()
+def barge_in(heard: str | Transcript, script: str = BARGE) -> Session:
+    transcriber = lambda c: PhraseTranscriber(c, {speech_frames_of(script)[-1]: heard})  # noqa: E731
+    return Session(script, transcriber=transcriber, realtime=True, mode=TurnTaking.BARGE_IN).run()
+
+
+def speech_frames_of(script: str) -> list[int]:
+    """How many speech frames each utterance of a script has."""
+    return [len(run) for run in script.split(".") if run]
 
 
 def test_a_backchannel_over_the_reply_pauses_it_then_plays_on_from_where_it_was():
@@ -245,6 +251,32 @@ def test_a_barge_in_with_no_words_resumes_the_reply():
     (reply,) = s.of("reply")
     assert not reply.interrupted and reply.text == s.conversation.reply
     assert len(s.conversation.turns) == 1
+
+
+def test_words_whisper_is_unsure_of_over_the_reply_are_taken_for_its_echo():
+    s = barge_in(Transcript("Thank you.", 0.41, 0.3))  # what a leaking echo is heard as
+    assert len(s.of("barge_in")) == 1
+    (reply,) = s.of("reply")
+    assert not reply.interrupted and reply.text == s.conversation.reply
+    assert finals(s) == [FIRST] and len(s.conversation.turns) == 1
+
+
+SHORT_OVER_REPLY = "." * 5 + "S" * 30 + "." * 23 + "S" * 7 + "." * 80
+"""Speech over the reply too short to be a barge-in (0.21 s against 0.3 s): it ends as the reply plays."""
+
+
+@pytest.mark.parametrize("heard", ["", "Uh-huh.", Transcript("Welcome.", 0.49, 0.2)])
+def test_a_short_overheard_sound_without_sure_words_is_not_answered(heard):
+    s = barge_in(heard, SHORT_OVER_REPLY)
+    assert not s.of("barge_in")
+    (reply,) = s.of("reply")  # no reprompt, no answer to Hark's own echo
+    assert not reply.interrupted and finals(s) == [FIRST]
+
+
+def test_short_sure_words_over_the_reply_are_the_next_turn():
+    s = barge_in("Thanks!", SHORT_OVER_REPLY)
+    assert finals(s) == [FIRST, "Thanks!"]
+    assert len(s.of("reply")) == 2
 
 
 def test_stop_stops_the_reply_and_is_not_answered():

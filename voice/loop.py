@@ -76,6 +76,13 @@ class LoopConfig:
     turn_taking: TurnTaking = TurnTaking.HALF_DUPLEX
     gate_tail_s: float = 0.3
     barge_in_min_s: float = 0.4
+    overheard_min_confidence: float = 0.55
+    """In barge-in mode, speech that began while Hark was speaking (or `gate_tail_s` after) counts as words
+    only when Whisper is at least this sure of them (`Transcript.confidence`); below, it is taken for noise:
+    a paused reply plays on and nothing is answered. What the echo canceller leaves of Hark's own voice
+    came out as made-up words ("Thank you.", "Welcome.", "So,") at 0.37-0.50 in one run of the peer
+    benchmark's echo path (10 of 11; one at 0.87), and at 0.62-0.72 in another, where the questions spoken
+    over it scored 0.65-0.94: a floor above 0.55 would start to drop real words."""
     first_clause_chars: int = FIRST_CLAUSE_CHARS
     partial_interval_s: float | None = 0.5
     """Re-transcribe the utterance this often while it is spoken (None: no partial transcripts)."""
@@ -106,6 +113,9 @@ class _Utterance:
     """The end-of-turn model's answer asked for in the current pause, if any."""
     barged: ReplyHandle | None = None
     """The reply this utterance spoke over (barge-in mode): paused until its words are known."""
+    overheard: bool = False
+    """Began while Hark was speaking (barge-in mode): it may be Hark's own echo, so its words decide
+    whether it is answered at all."""
 
     def audio(self, n_frames: int) -> np.ndarray:
         frames = self.frames[:n_frames]
@@ -166,9 +176,9 @@ class VoiceLoop:
         self._paced = getattr(source, "paced", True)
         """False for a file read as fast as it can be: the capture thread then waits for the model and the
         transcript of each pause, so the decision depends on the audio alone, not on thread timing."""
-        self._barge: tuple[_Utterance, ReplyHandle, float, float] | None = None
-        """A barge-in utterance that has ended, waiting for its transcript: (utterance, its reply, end
-        of speech wall, end wall)."""
+        self._held: tuple[_Utterance, ReplyHandle, float, float] | None = None
+        """An overheard utterance (a barge-in, say) that has ended, waiting for its transcript: (utterance,
+        its reply, end of speech wall, end wall)."""
         self._events = EventDispatcher(clock, on_event or (lambda _e: None))
         self._replies = ReplyWorker(
             clock,
@@ -261,7 +271,16 @@ class VoiceLoop:
     def _gated(self) -> bool:
         if self.config.turn_taking is not TurnTaking.HALF_DUPLEX or not self.player.realtime:
             return False
+        return self._speaker_sounds()
+
+    def _speaker_sounds(self) -> bool:
+        """Whether the speaker plays, or played a moment ago (its echo may still be in the room)."""
         return self.player.speaking or self.player.seconds_since_sound() < self.config.gate_tail_s
+
+    def _hark_audible(self) -> bool:
+        """Whether the microphone may be hearing Hark itself (barge-in mode, through a speaker)."""
+        config = self.config
+        return config.turn_taking is TurnTaking.BARGE_IN and self.player.realtime and self._speaker_sounds()
 
     def _capture(self) -> None:
         cfg = self.config.endpointer
@@ -279,11 +298,10 @@ class VoiceLoop:
         finally:
             if utt is not None:
                 self._abandon(utt)  # the source ended mid-utterance: nobody will confirm this reply
-            if self._barge is not None:  # a barge-in ended with the source: settle it, the reply waits
-                self._barge[1].decode.done.wait(STOP_GRACE_S)
-                self._settle_barge_in()
-                if self._barge is not None:
-                    self._barge[1].drop()
+            if self._held is not None:  # a barge-in ended with the source: settle it, the reply waits
+                self._settle_held(wait_s=STOP_GRACE_S)
+                if self._held is not None:
+                    self._held[1].drop()
                     self.player.resume()
 
     def _on_frame(
@@ -302,8 +320,8 @@ class VoiceLoop:
         if utt is not None:
             utt.frames.append(frame)
             utt.walls.append(wall)
-        if self._barge is not None:
-            self._settle_barge_in()
+        if self._held is not None:
+            self._settle_held()
         event = self.endpointer.process(self.vad.is_speech(frame), FRAME_S)
         kind = event.kind if event is not None else None
         if kind is EventKind.START:
@@ -407,6 +425,7 @@ class VoiceLoop:
             start_stream_s=event.time_s - back * FRAME_S,
             speech_start_s=event.speech_start_s,
             last_launch_s=self.endpointer.now_s,
+            overheard=self._hark_audible(),
         )
         for frame, wall in list(ring)[-back:]:
             utt.frames.append(frame)
@@ -437,19 +456,27 @@ class VoiceLoop:
             utt.barged = handle
             self.player.pause()
 
-    def _settle_barge_in(self) -> None:
-        """Once the transcript of an ended barge-in is known: play on (no words, or only "uh-huh"), stop
-        (only "stop"), or stop and answer it (anything else)."""
-        assert self._barge is not None
-        utt, job, eos_wall, wall = self._barge
-        if not job.decode.done.is_set():
+    def _settle_held(self, wait_s: float = 0.0) -> None:
+        """Once the transcript of an ended overheard utterance is known (waiting up to `wait_s` for it):
+        no words, words Whisper is unsure of, or only "uh-huh": a paused reply plays on and nothing is
+        answered. Otherwise a barge-in stops the reply (only "stop": nothing to answer) and the words are
+        the next turn."""
+        assert self._held is not None
+        utt, job, eos_wall, wall = self._held
+        done = job.decode.done
+        if not (done.is_set() or (wait_s > 0 and done.wait(wait_s))):
             return
-        self._barge = None
+        self._held = None
         result = job.decode.result
-        kind = barge_in_kind(result.text if result is not None else "")
+        sure = result is not None and result.confidence >= self.config.overheard_min_confidence
+        kind = barge_in_kind(result.text) if result is not None and sure else BargeIn.NOISE
         if kind in (BargeIn.NOISE, BargeIn.BACKCHANNEL):
             job.drop()
-            self.player.resume()
+            if utt.barged is not None:
+                self.player.resume()
+            return
+        if utt.barged is None:
+            job.confirm(eos_wall, wall)
             return
         self._stop_barged(utt)
         if kind is BargeIn.STOP:
@@ -541,8 +568,12 @@ class VoiceLoop:
             self._counts.speculative_hits += 1
         self._counts.utterances += 1
         self._forget_prediction(utt)
-        if utt.barged is not None:
-            self._barge = (utt, job, eos_wall, wall)
-            self._settle_barge_in()
+        if utt.barged is not None or utt.overheard:
+            if self._held is not None:  # one held before it: settled first, in order
+                self._settle_held(wait_s=STOP_GRACE_S)
+                if self._held is not None:
+                    self._held[1].drop()
+            self._held = (utt, job, eos_wall, wall)
+            self._settle_held()
         else:
             job.confirm(eos_wall, wall)
