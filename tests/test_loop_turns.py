@@ -251,11 +251,17 @@ def test_a_barge_in_with_no_words_resumes_the_reply():
     (reply,) = s.of("reply")
     assert not reply.interrupted and reply.text == s.conversation.reply
     assert len(s.conversation.turns) == 1
+    # Its first pause ended it: the reply did not wait for the end of a turn (up to 1.5 s) to play on.
+    assert [e.reason for e in s.of("speech_ended")][-1] == "no words"
+    gaps = [b - a for a, b in itertools.pairwise(s.sink.blocks)]
+    assert max(gaps) < 0.6 + 0.3, gaps  # the 0.6 s of speech over it, and a short pause after
 
 
 def test_words_whisper_is_unsure_of_over_the_reply_are_taken_for_its_echo():
     s = barge_in(Transcript("Thank you.", 0.41, 0.3))  # what a leaking echo is heard as
     assert len(s.of("barge_in")) == 1
+    (suspected,) = s.of("echo_suspected")
+    assert suspected.barged_in and suspected.text == "Thank you." and suspected.confidence == 0.41
     (reply,) = s.of("reply")
     assert not reply.interrupted and reply.text == s.conversation.reply
     assert finals(s) == [FIRST] and len(s.conversation.turns) == 1
@@ -269,6 +275,8 @@ SHORT_OVER_REPLY = "." * 5 + "S" * 30 + "." * 23 + "S" * 7 + "." * 80
 def test_a_short_overheard_sound_without_sure_words_is_not_answered(heard):
     s = barge_in(heard, SHORT_OVER_REPLY)
     assert not s.of("barge_in")
+    suspected = s.of("echo_suspected")  # an acknowledgement is a word: never taken for the echo
+    assert [e.barged_in for e in suspected] == ([] if heard == "Uh-huh." else [False])
     (reply,) = s.of("reply")  # no reprompt, no answer to Hark's own echo
     assert not reply.interrupted and finals(s) == [FIRST]
 
@@ -276,6 +284,7 @@ def test_a_short_overheard_sound_without_sure_words_is_not_answered(heard):
 def test_short_sure_words_over_the_reply_are_the_next_turn():
     s = barge_in("Thanks!", SHORT_OVER_REPLY)
     assert finals(s) == [FIRST, "Thanks!"]
+    assert not s.of("echo_suspected")
     assert len(s.of("reply")) == 2
 
 

@@ -141,6 +141,18 @@ class BargeIn(VoiceEvent):
 
 
 @dataclass(frozen=True)
+class EchoSuspected(VoiceEvent):
+    """Speech heard over a reply turned out to have no words Whisper is sure of (capture thread): most likely
+    Hark's own echo, which the canceller let through. `turn_id`: the utterance's; `barged_in`: whether it
+    paused the reply."""
+
+    event: ClassVar[str] = "echo_suspected"
+    text: str
+    confidence: float
+    barged_in: bool
+
+
+@dataclass(frozen=True)
 class Error(VoiceEvent):
     """A turn failed, or the audio output did (reply thread). The loop goes on."""
 

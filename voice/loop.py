@@ -361,7 +361,11 @@ class VoiceLoop:
     # ---- end of turn ---------------------------------------------------------------------------------
 
     def _turn_over(self, utt: _Utterance) -> str | None:
-        """With an end-of-turn model: why this pause ends the turn, or None while it does not."""
+        """Why this pause ends the turn, or None while it does not: a barge-in with no words yet ends at
+        once (the paused reply should not wait for it); otherwise the end-of-turn model decides, if any."""
+        heard = self._pause_transcript(utt) if utt.barged is not None else None
+        if heard is not None and self._overheard_kind(heard) is BargeIn.NOISE:
+            return "no words"
         decider = self._decider
         silence = self.endpointer.silence_s
         if decider is None or silence == 0.0 or not decider.due(silence):
@@ -468,8 +472,12 @@ class VoiceLoop:
             return
         self._held = None
         result = job.decode.result
-        sure = result is not None and result.confidence >= self.config.overheard_min_confidence
-        kind = barge_in_kind(result.text) if result is not None and sure else BargeIn.NOISE
+        kind = self._overheard_kind(result) if result is not None else BargeIn.NOISE
+        if kind is BargeIn.NOISE:
+            text, confidence = (result.text, result.confidence) if result is not None else ("", 0.0)
+            self._events.emit(
+                events.EchoSuspected(utt.turn_id, text, round(confidence, 3), utt.barged is not None)
+            )
         if kind in (BargeIn.NOISE, BargeIn.BACKCHANNEL):
             job.drop()
             if utt.barged is not None:
@@ -483,6 +491,12 @@ class VoiceLoop:
             job.drop()
         else:
             job.confirm(eos_wall, wall)
+
+    def _overheard_kind(self, transcript: Transcript) -> BargeIn:
+        """What speech heard over a reply was: words Whisper is unsure of count as none."""
+        if transcript.confidence < self.config.overheard_min_confidence:
+            return BargeIn.NOISE
+        return barge_in_kind(transcript.text)
 
     def _stop_barged(self, utt: _Utterance) -> None:
         """Stop the reply `utt` spoke over, now."""
