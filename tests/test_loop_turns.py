@@ -95,6 +95,7 @@ class Session:
         realtime=False,
         mode=TurnTaking.FULL_DUPLEX,
         conversation=None,
+        at=None,
     ):
         self.clock = VirtualClock()
         self.events: list[events.VoiceEvent] = []
@@ -102,7 +103,7 @@ class Session:
         self.sink = RealtimeSink(self.clock) if realtime else NullSink()
         self.player = Player(self.sink, realtime=realtime, clock=self.clock)
         self.loop = VoiceLoop(
-            ScriptSource(script, self.clock),
+            ScriptSource(script, self.clock, {k: lambda do=do: do(self) for k, do in (at or {}).items()}),
             self.player,
             AmplitudeVad(),
             transcriber(self.clock) if transcriber else WordCountTranscriber(self.clock),
@@ -279,6 +280,23 @@ def test_a_short_overheard_sound_without_sure_words_is_not_answered(heard):
     assert [e.barged_in for e in suspected] == ([] if heard == "Uh-huh." else [False])
     (reply,) = s.of("reply")  # no reprompt, no answer to Hark's own echo
     assert not reply.interrupted and finals(s) == [FIRST]
+
+
+def test_a_noise_the_greeting_began_during_is_not_answered():
+    """A click as the microphone opens, and the greeting starts before it has ended: it was heard while Hark
+    spoke, and has no words, so there is no "Sorry, I didn't catch that" after the greeting."""
+    script = "SSSS" + "." * 120
+    s = Session(
+        script,
+        transcriber=lambda c: PhraseTranscriber(c, {4: ""}),
+        realtime=True,
+        mode=TurnTaking.BARGE_IN,
+        at={2: lambda session: session.loop.say("Hi, I'm Hark.")},
+    ).run()
+    assert len(s.of("speech_started")) == 1
+    assert [e.text for e in s.of("announcement")] == ["Hi, I'm Hark."]
+    assert not s.of("reply")  # the greeting, and nothing else
+    assert len(s.of("echo_suspected")) == 1
 
 
 def test_short_sure_words_over_the_reply_are_the_next_turn():

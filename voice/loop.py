@@ -114,8 +114,9 @@ class _Utterance:
     barged: ReplyHandle | None = None
     """The reply this utterance spoke over (barge-in mode): paused until its words are known."""
     overheard: bool = False
-    """Began while Hark was speaking (barge-in mode): it may be Hark's own echo, so its words decide
-    whether it is answered at all."""
+    """Hark spoke during it (barge-in mode): it may be Hark's own echo, so its words decide whether it is
+    answered at all. Not only from its start: the greeting may begin during a noise heard as the stream
+    opens, which was then answered "Sorry, I didn't catch that" (peer benchmark, echo path)."""
 
     def audio(self, n_frames: int) -> np.ndarray:
         frames = self.frames[:n_frames]
@@ -334,6 +335,7 @@ class VoiceLoop:
         elif kind is EventKind.TIMEOUT:
             self._events.emit(events.NoSpeechTimeout(self._turn_ids))
         if utt is not None and self.endpointer.in_utterance:
+            utt.overheard = utt.overheard or self._hark_audible()
             self._maybe_barge_in(utt)
             self._maybe_decode_ahead(utt)
             reason = self._turn_over(utt)
@@ -429,7 +431,6 @@ class VoiceLoop:
             start_stream_s=event.time_s - back * FRAME_S,
             speech_start_s=event.speech_start_s,
             last_launch_s=self.endpointer.now_s,
-            overheard=self._hark_audible(),
         )
         for frame, wall in list(ring)[-back:]:
             utt.frames.append(frame)
