@@ -120,14 +120,12 @@ def metric(metrics: KioskMetrics, name: str) -> float:
 
 def test_kiosk_counts_a_barge_in_without_words_as_a_self_interruption():
     metrics = KioskMetrics()
+    suspected = {"event": "echo_suspected", "text": "Thank you.", "confidence": 0.41}
     for events in (
-        [{"event": "barge_in", "turn_id": 1}, {"event": "transcript", "final": True, "text": ""}],
+        [{"event": "barge_in", "turn_id": 1}, {**suspected, "turn_id": 2, "barged_in": True}],
         [{"event": "barge_in", "turn_id": 3}, {"event": "transcript", "final": True, "text": "Stop."}],
-        [
-            {"event": "barge_in", "turn_id": 5, "wake_word": "hey_jarvis"},
-            {"event": "transcript", "final": True, "text": ""},
-        ],
-        [{"event": "transcript", "final": True, "text": ""}],  # no barge-in: not a self-interruption
+        [{"event": "barge_in", "turn_id": 5, "wake_word": "hey_jarvis"}],
+        [{**suspected, "turn_id": 7, "barged_in": False}],  # it paused nothing: not a self-interruption
     ):
         for event in events:
             metrics.observe(event)

@@ -28,9 +28,9 @@ LATENCY_STAGES = {
 
 class KioskMetrics:
     """Echo cancellation shows as `hark_echo_erle_db` (from each turn's `metrics` event) and two counters:
-    `hark_barge_ins` (replies stopped by speech or the wake word) and `hark_self_interruptions`: barge-ins
-    by speech whose utterance then had no words (an empty final transcript) — most likely Hark's own echo,
-    or a noise, rather than a person."""
+    `hark_barge_ins` (replies paused by speech or stopped by the wake word) and `hark_self_interruptions`:
+    barge-ins by speech that then had no words Whisper was sure of (`echo_suspected`) — most likely Hark's
+    own echo, or a noise, rather than a person."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -52,8 +52,6 @@ class KioskMetrics:
             "hark_echo_erle_db", "Echo return loss enhancement of the echo canceller (NaN: off)", registry=r
         )
         self.erle.set(float("nan"))
-        self._barged = False
-        """A speech barge-in happened and its utterance's transcript has not come yet."""
         self.ignored = Counter("hark_ignored_utterances", "Speech not addressed to Hark", registry=r)
         self.fallback_turns = Counter(
             "hark_llm_fallback_turns", "Replies made by the fallback model", registry=r
@@ -86,11 +84,9 @@ class KioskMetrics:
             self.interruptions.inc()
         elif kind == "barge_in":
             self.barge_ins.inc()
-            self._barged = "wake_word" not in event  # the wake word is a word: never a self-interruption
+        elif kind == "echo_suspected" and event.get("barged_in"):
+            self.self_interruptions.inc()
         elif kind == "transcript" and event.get("final"):
-            if self._barged and not event.get("text", "").strip():
-                self.self_interruptions.inc()
-            self._barged = False
             if event.get("ignored"):
                 self.ignored.inc()
         elif kind == "metrics":
