@@ -292,7 +292,7 @@ class Memory:
         transcript = transcript[: max(0, int(room * CHARS_PER_TOKEN))]  # one huge exchange must fit too
         task = f"Notes so far: {summary or 'none'}\n\nConversation:\n{transcript}\n\nWrite the updated notes."
         request = [Message("system", SUMMARY_INSTRUCTIONS.format(words=words)), Message("user", task)]
-        options = GenerationOptions(max_tokens=self.config.summary_tokens, temperature=0.2)
+        options = GenerationOptions(max_tokens=self.config.summary_tokens, temperature=0.2, keep_cache=True)
         parts: list[str] = []
         try:
             with closing(

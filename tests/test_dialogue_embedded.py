@@ -205,3 +205,33 @@ def test_a_generation_cancelled_while_the_model_reads_its_prompt_stops_reading_i
     assert embedded_backend._lock.acquire(timeout=30)  # the producer let go of the model
     embedded_backend._lock.release()
     assert 0 < llm.n_tokens < prompt_tokens / 2, (llm.n_tokens, prompt_tokens)
+
+
+def ask(backend, messages: list[Message], options: GenerationOptions) -> str:
+    return "".join(backend.stream(messages, options))
+
+
+@pytest.mark.parametrize("keep_cache", [True, False])
+def test_a_call_aside_from_the_conversation_leaves_its_prompt_cached(
+    embedded_backend, monkeypatch, keep_cache
+):
+    """The rolling summary reads another prompt; the next turn should only have its own words to read."""
+    llm = embedded_backend._llm
+    llm.reset()
+    history = [
+        Message("system", "You are a helpful voice assistant."),
+        Message("user", "My name is Ada and I keep bees in my garden near the river."),
+        Message("assistant", "Nice to meet you, Ada. Bees near a river have plenty of water and flowers."),
+    ]
+    ask(embedded_backend, [*history, Message("user", "What do bees eat?")], GenerationOptions(max_tokens=4))
+    aside = [Message("user", "Write notes about a conversation on gardens, rivers, honey and the weather.")]
+    ask(embedded_backend, aside, GenerationOptions(max_tokens=4, keep_cache=keep_cache))
+    read: list[int] = []
+    evaluate = llm.eval
+    monkeypatch.setattr(llm, "eval", lambda tokens: (read.append(len(tokens)), evaluate(tokens))[1])
+    ask(embedded_backend, [*history, Message("user", "And in winter?")], GenerationOptions(max_tokens=2))
+    prompt = len(llm.tokenize(str(history).encode()))
+    if keep_cache:
+        assert 0 < read[0] < prompt / 3, (read, prompt)  # the new question (and the last token of the old)
+    else:
+        assert read[0] > prompt / 2, (read, prompt)  # the whole conversation again

@@ -64,6 +64,9 @@ class GenerationOptions:
     tools: tuple[dict, ...] = ()
     """Tools the model may call (function specs): Ollama's tools API where the model has it; the embedded
     model decides first with a JSON schema. A backend that can do neither answers without them."""
+    keep_cache: bool = False
+    """A call aside from the conversation (the rolling summary): the embedded model puts back the prompt it
+    had read before it, so the next turn does not read the whole conversation again."""
 
 
 class Cancel:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import importlib.util
 import json
 import os
@@ -12,6 +13,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from dialogue.backends.base import (
     BackendError,
@@ -72,6 +74,34 @@ def resolve_model(spec: str) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"GGUF model not found: {spec}")
     return path
+
+
+class _SavedPrompt:
+    """The prompt the model has read (its memory of sequence 0, and the tokens), set aside while a call
+    aside from the conversation uses the model, then put back.
+
+    Why: a summary of the conversation is a different prompt, and reading it evicted the conversation's.
+    On the peer benchmark, questions came 1.5 s after each reply, so each summary was cancelled by the next
+    turn, which then read the whole conversation again (3.5-4.8 s to its first word, five turns running),
+    and the summary started over after it. Setting aside 1,000 tokens costs about 23 MB for that moment."""
+
+    def __init__(self, llm: Any) -> None:
+        import llama_cpp
+
+        self._lib = llama_cpp
+        size = llama_cpp.llama_state_seq_get_size(llm.ctx, 0)
+        self._data = (ctypes.c_uint8 * size)()
+        self._size = llama_cpp.llama_state_seq_get_data(llm.ctx, self._data, size, 0)
+        self._tokens = llm.input_ids[: llm.n_tokens].copy()
+
+    def restore(self, llm: Any) -> None:
+        n = self._tokens.size
+        if n == 0 or self._lib.llama_state_seq_set_data(llm.ctx, self._data, self._size, 0) != self._size:
+            llm.reset()  # nothing to put back: the next prompt is read in full
+            return
+        llm.input_ids[:n] = self._tokens
+        llm.n_tokens = n
+        llm._requires_eval = True  # the logits are not those of the last token put back
 
 
 class _Abandoned(Exception):
@@ -194,6 +224,7 @@ class EmbeddedBackend(StreamingBackend):
         try:
             if not self._acquire(abort):
                 return
+            saved = _SavedPrompt(self._llm) if options.keep_cache else None
             try:
                 kept, info.prompt_tokens = self._fit(messages, options.max_tokens)
                 if options.tools and (call := self._decide(kept, options, abort)) is not None:
@@ -219,6 +250,8 @@ class EmbeddedBackend(StreamingBackend):
                 finally:
                     chunks.close()
             finally:
+                if saved is not None:
+                    saved.restore(self._llm)
                 self._lock.release()
         except _Abandoned:
             pass  # told to stop while the model read the prompt: the reader has gone
