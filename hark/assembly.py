@@ -50,7 +50,7 @@ from vision.describe import describe
 from voice.devices import find_device
 from voice.endpointer import EndpointerConfig
 from voice.errors import AudioDeviceError
-from voice.events import EchoSuspected, Metrics, VoiceEvent
+from voice.events import Metrics, VoiceEvent
 from voice.loop import Conversation, EventCallback, LoopConfig, TurnTaking, VoiceLoop
 from voice.player import Player
 from voice.ports import FrameProcessor, ProcessorChain, SpeechToText, TextToSpeech
@@ -460,16 +460,13 @@ def build_processors(
 
 
 def with_erle(on_event: EventCallback, echo: EchoCanceller | None) -> EventCallback:
-    """`on_event` with each turn's `metrics` carrying the echo canceller's current ERLE; a suspected echo
-    makes the canceller earn trust again."""
+    """`on_event` with each turn's `metrics` carrying the echo canceller's current ERLE."""
     if echo is None:
         return on_event
 
     def report(event: VoiceEvent) -> None:
         if isinstance(event, Metrics) and (erle := echo.erle_db) is not None:
             event = dataclasses.replace(event, erle_db=round(erle, 1))
-        elif isinstance(event, EchoSuspected):
-            echo.doubt()
         on_event(event)
 
     return report

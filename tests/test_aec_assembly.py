@@ -19,7 +19,7 @@ from hark import assembly
 from hark.config import load_config
 from hark.report import Reporter
 from voice.clock import VirtualClock
-from voice.events import EchoSuspected, Metrics
+from voice.events import Metrics
 from voice.loop import TurnTaking
 from voice.processors.echo import EchoCanceller, EchoCancellerUnavailable
 from voice.processors.wake import WakeWordDetector
@@ -129,17 +129,3 @@ def test_the_speaker_buffers_more_while_the_microphone_stays_live(turn_taking, b
     )
     player.close()
     assert sink.buffer_s == buffer_s
-
-
-def test_a_suspected_echo_makes_the_canceller_earn_trust_again():
-    doubts = []
-
-    class Canceller(EchoCanceller):
-        def doubt(self) -> None:
-            doubts.append(True)
-
-    seen = []
-    report = assembly.with_erle(seen.append, Canceller())
-    report(EchoSuspected(3, "Thank you.", 0.41, barged_in=True))
-    assert doubts == [True]
-    assert [event.event for event in seen] == ["echo_suspected"]

@@ -149,8 +149,6 @@ class EchoCanceller:
         Whisper to miss a barge-in."""
         self._found_without_echo = 0
         """The delay tracker's confident estimates when no echo was heard: new ones mean one is now."""
-        self._doubted = False
-        """Set by `doubt()` (any thread), acted on by the capture thread."""
         self._played_until_s = float("-inf")
         self._incoming: deque[tuple[np.ndarray, int, float]] = deque()
         """Blocks the speaker has played, not yet placed in the far end (appending is thread-safe)."""
@@ -171,13 +169,6 @@ class EchoCanceller:
     def cpu_fraction(self) -> float:
         """CPU time spent in `process` per second of audio processed (fraction of one core)."""
         return self._cpu_s / self._audio_s if self._audio_s else 0.0
-
-    def doubt(self) -> None:
-        """The echo leaked: wordless speech was heard over a reply (thread-safe). The speaker is muted again,
-        as at the start, until the canceller has earned trust anew. Trust once earned held for good, and on
-        a path whose delay moves (the peer benchmark's loopback re-times itself), AEC3 lost the echo
-        mid-session and every reply after that interrupted itself."""
-        self._doubted = True
 
     def playback(self, audio: np.ndarray, sample_rate: int, at_s: float) -> None:
         """Called from the speaker's audio callback, which must return within milliseconds or the stream
@@ -202,10 +193,6 @@ class EchoCanceller:
         at_s = self._timeline.time_of(at_s, mic.size)
         while self._incoming:
             self._place(*self._incoming.popleft())
-        if self._doubted:
-            self._doubted = False
-            if self._echo_heard:
-                self._burst = _Burst()
         if self.config.track_delay:
             self._tracker.push(self._far.read(at_s, mic.size), mic)
         delay_s = self._tracker.delay_s
