@@ -299,6 +299,13 @@ def test_a_noise_the_greeting_began_during_is_not_answered():
     assert len(s.of("echo_suspected")) == 1
 
 
+def test_a_stop_too_short_to_pause_the_reply_still_stops_it():
+    s = barge_in("Stop.", SHORT_OVER_REPLY)
+    assert not s.of("barge_in")
+    (reply,) = s.of("reply")
+    assert reply.interrupted and finals(s) == [FIRST]  # stopped, and "stop" is not answered
+
+
 def test_short_sure_words_over_the_reply_are_the_next_turn():
     s = barge_in("Thanks!", SHORT_OVER_REPLY)
     assert finals(s) == [FIRST, "Thanks!"]

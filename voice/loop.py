@@ -55,6 +55,10 @@ UTTERANCE_TAIL_S = 0.2
 """Silence kept after the last speech frame: Whisper is more reliable with a little trailing room."""
 STOP_GRACE_S = 0.5
 """After `stop()`, how long `run()` waits for the reply thread (a hung model call is not waited for)."""
+STT_EXIT_S = 3.0
+"""How long `run()` waits for a transcription under way to end: a process that exits while CTranslate2
+decodes on another thread can abort in its finalisation ("terminate called without an active exception",
+seen on the PulseAudio echo test at the end of a barge-in)."""
 STOP_CHECK_S = 0.1
 """How often `run()`, waiting for the last replies, checks for `stop()`."""
 DRAIN_S = 5.0
@@ -191,6 +195,8 @@ class VoiceLoop:
             self._events.emit,
         )
         self._stt: Mailbox[tuple[_Utterance, Decode] | None] = Mailbox(clock)
+        self._stt_ended = clock.signal()
+        """Set when the transcription thread has ended."""
         self._decoding = 0
         self._decoding_lock = threading.Lock()
         self._turn_ids = 0
@@ -236,6 +242,7 @@ class VoiceLoop:
                 self._replies.close()
                 self._await_replies()
                 self._stt.put(None)
+                self._stt_ended.wait(STT_EXIT_S)
                 self._events.close(STOP_GRACE_S if self._replies.stopping.is_set() else DRAIN_S)
         return self.summary
 
@@ -363,10 +370,11 @@ class VoiceLoop:
     # ---- end of turn ---------------------------------------------------------------------------------
 
     def _turn_over(self, utt: _Utterance) -> str | None:
-        """Why this pause ends the turn, or None while it does not: a barge-in with no words yet ends at
-        once (the paused reply should not wait for it); otherwise the end-of-turn model decides, if any."""
+        """Why this pause ends the turn, or None while it does not: a barge-in with no words at all yet ends
+        at once (the paused reply should not wait for it; one with an unsure word, the "Wait" of "Wait,
+        stop", goes on); otherwise the end-of-turn model decides, if any."""
         heard = self._pause_transcript(utt) if utt.barged is not None else None
-        if heard is not None and self._overheard_kind(heard) is BargeIn.NOISE:
+        if heard is not None and barge_in_kind(heard.text) is BargeIn.NOISE:
             return "no words"
         decider = self._decider
         silence = self.endpointer.silence_s
@@ -485,7 +493,11 @@ class VoiceLoop:
                 self.player.resume()
             return
         if utt.barged is None:
-            job.confirm(eos_wall, wall)
+            if kind is BargeIn.STOP:  # "stop!" over the reply, too short to pause it
+                self.interrupt()
+                job.drop()
+            else:
+                job.confirm(eos_wall, wall)
             return
         self._stop_barged(utt)
         if kind is BargeIn.STOP:
@@ -537,6 +549,12 @@ class VoiceLoop:
         return decode
 
     def _stt_worker(self) -> None:
+        try:
+            self._transcribe_queued()
+        finally:
+            self._stt_ended.set()
+
+    def _transcribe_queued(self) -> None:
         while (item := self._stt.get()) is not None:
             utt, decode = item
             transcribe = self.transcriber.quick_transcribe if decode.quick else self.transcriber.transcribe
