@@ -59,10 +59,7 @@ __all__ = [
     "TurnRecord",
 ]
 
-INTERRUPTED_MARK = "…"
-"""Ends a reply the user cut short, in the history the model reads: it trails off. A bracketed note
-("[interrupted by the user]") was copied by SmolLM2 after a few interrupted replies: its next 16 replies
-were "The best [interrupted by the user]", read out by Piper (peer benchmark, echo path)."""
+INTERRUPTED_MARK = " [interrupted by the user]"
 APOLOGY = "Sorry, I can't reach my language model right now. Please try again in a moment."
 FALLBACK_NOTICE = (
     "My main language model isn't answering, so a smaller model on this computer will reply for now."
