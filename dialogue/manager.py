@@ -51,15 +51,26 @@ from dialogue.tools.toolbox import Toolbox
 
 __all__ = [
     "APOLOGY",
-    "INTERRUPTED_MARK",
     "DialogueManager",
     "DialogueTurn",
     "TurnAid",
     "TurnHelper",
     "TurnRecord",
+    "interrupted_note",
 ]
 
-INTERRUPTED_MARK = " [interrupted by the user]"
+
+def interrupted_note(heard: str) -> Message:
+    """What the model is told of a reply the user cut short, in place of the reply.
+
+    The cut reply itself teaches SmolLM2-135M to cut its own: after five replies interrupted after one to
+    four words, it answered new questions with "The" (the cut reply alone), "The [interrupted by the
+    user]" (with that note in the reply) or "The" (with a note after the reply). Told as a note, it
+    answered them.
+    """
+    return Message("system", f'You began to answer "{heard}" and the user interrupted you.')
+
+
 APOLOGY = "Sorry, I can't reach my language model right now. Please try again in a moment."
 FALLBACK_NOTICE = (
     "My main language model isn't answering, so a smaller model on this computer will reply for now."
@@ -534,10 +545,11 @@ class DialogueManager:
             if turn.answers_confirmation and (record.reply or not turn.cancelled):
                 self.pending_call = tools.confirmation if tools is not None else None
             if turn.remembered:
-                reply = record.reply + (INTERRUPTED_MARK if record.interrupted else "")
                 called = tuple(tools.history) if tools is not None else ()
                 called += self._flow_done(turn)
-                messages = (Message("user", turn.history_text()), *called, Message("assistant", reply))
+                reply = record.reply
+                answer = interrupted_note(reply) if record.interrupted else Message("assistant", reply)
+                messages = (Message("user", turn.history_text()), *called, answer)
                 self.memory.add(*messages)
                 if self.store is not None and self.conversation_id is not None:
                     self.store.append(self.conversation_id, messages)

@@ -51,6 +51,8 @@ KEEP_AFTER_DROP = 0.5
 DEFAULT_CONTEXT = 2048
 """Assumed when a backend does not say (Ollama's own default context is 2048 or 4096, by version)."""
 
+SPEAKERS = {"user": "User", "system": "Note"}
+"""How the summary's transcript names who said what; the assistant and its tools' results are the rest."""
 SUMMARY_HEADER = "Notes on the earlier part of this conversation:"
 SUMMARY_INSTRUCTIONS = (
     "You write short notes about a conversation so that it can be continued later. Keep the names, facts "
@@ -288,7 +290,7 @@ class Memory:
 
     def _summarise(self, summary: str, batch: list[Message], room: int, cancel: Cancel) -> str | None:
         words = int(self.config.summary_tokens * 0.7)
-        transcript = "\n".join(f"{'User' if m.role == 'user' else 'Assistant'}: {m.content}" for m in batch)
+        transcript = "\n".join(f"{SPEAKERS.get(m.role, 'Assistant')}: {m.content}" for m in batch)
         transcript = transcript[: max(0, int(room * CHARS_PER_TOKEN))]  # one huge exchange must fit too
         task = f"Notes so far: {summary or 'none'}\n\nConversation:\n{transcript}\n\nWrite the updated notes."
         request = [Message("system", SUMMARY_INSTRUCTIONS.format(words=words)), Message("user", task)]

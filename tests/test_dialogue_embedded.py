@@ -131,6 +131,34 @@ class Watched(TextStreaming):
         return self.inner.describe()
 
 
+CUT_SHORT = [
+    "What's the best way to learn to cook?",
+    "Tell me about the history of Rome.",
+    "How do airplanes fly?",
+    "What should I pack for a beach trip?",
+    "Why is the sky blue?",
+]
+
+
+def test_replies_cut_short_do_not_teach_the_model_to_cut_its_own(embedded_backend):
+    """Five replies interrupted after their first word, then new questions: SmolLM2 answers them, instead
+    of copying the cut replies (with them in its history it answered "The", or "The [interrupted by the
+    user]" with that note in them)."""
+    manager = DialogueManager(embedded_backend, persona=load_persona("default"))
+    heard = []
+    for question in CUT_SHORT:
+        turn = manager.begin_turn(question)
+        pieces = turn.pieces()
+        heard.append(" ".join(next(pieces).split()[:4]))
+        pieces.close()
+        turn.finish(heard[-1], interrupted=True)
+    questions = ("What is the capital of Japan?", "How many legs does a spider have?")
+    answers = [manager.reply(q) for q in questions]
+    assert not any("interrupt" in a.lower() or a.strip() in heard for a in answers), (heard, answers)
+    assert "Tokyo" in answers[0], answers
+    assert manager.close(timeout_s=10)
+
+
 def test_a_turn_preempts_the_summary_the_model_is_writing(embedded_backend):
     backend = Watched(embedded_backend)
     manager = DialogueManager(

@@ -5,7 +5,7 @@ import threading
 from dialogue_fakes import PERSONA, FakeBackend
 
 from dialogue.backends.base import BackendUnavailable
-from dialogue.manager import APOLOGY, INTERRUPTED_MARK, DialogueManager
+from dialogue.manager import APOLOGY, DialogueManager, interrupted_note
 from dialogue.prompts import DEFAULT_SYSTEM_PROMPT
 
 
@@ -45,7 +45,7 @@ def test_interrupted_reply_keeps_only_what_was_heard():
     next(pieces)
     pieces.close()
     turn.finish("Paris is", interrupted=True)
-    assert manager.history[-1].content == "Paris is" + INTERRUPTED_MARK
+    assert manager.history[-1] == interrupted_note("Paris is")
 
 
 def test_backend_failure_before_any_text_gives_an_apology():
@@ -123,7 +123,7 @@ def test_a_turn_cancelled_after_some_was_heard_keeps_what_was_heard():
     turn.cancel()
     assert list(pieces) == []
     turn.finish("Paris", interrupted=True)
-    assert manager.history[-1].content == "Paris" + INTERRUPTED_MARK
+    assert manager.history[-1] == interrupted_note("Paris")
 
 
 def test_a_turn_that_begins_cancels_the_warm_up():

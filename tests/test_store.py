@@ -9,7 +9,7 @@ import pytest
 from dialogue_fakes import PERSONA, FakeBackend
 
 from dialogue.errors import ConversationNotFound, DialogueError
-from dialogue.manager import INTERRUPTED_MARK, DialogueManager
+from dialogue.manager import DialogueManager, interrupted_note
 from dialogue.memory import SUMMARY_HEADER, SUMMARY_INSTRUCTIONS, MemoryConfig
 from dialogue.messages import Message
 from dialogue.store import DAY_S, ConversationStore
@@ -100,11 +100,12 @@ def test_manager_persists_resumes_and_resets(tmp_path):
         resumed_backend, persona=PERSONA, memory=MemoryConfig(), store=ConversationStore(path)
     )
     assert resumed.resume() == conversation
-    assert resumed.history == unfolded and resumed.history[-1].content == "Sure" + INTERRUPTED_MARK
+    assert resumed.history == unfolded
+    assert resumed.history[-1] == interrupted_note("Sure")
     resumed.reply("And now?")
     sent = resumed_backend.seen[0]
     assert f"{SUMMARY_HEADER}\nNOTES: sea facts." in sent[0].content
-    assert sent[-2].content == "Sure" + INTERRUPTED_MARK
+    assert sent[-2] == interrupted_note("Sure")
     assert resumed.conversation_id == conversation
 
     resumed.reset()  # a kiosk forgetting its visitor

@@ -167,7 +167,7 @@ class EmbeddedBackend(StreamingBackend):
         counts = [self._tokens(m) for m in kept]
         budget = self.n_ctx - reply_tokens
         while sum(counts) > budget:
-            oldest = next((i for i, m in enumerate(kept[:-1]) if m.role != "system"), None)
+            oldest = next((i for i, m in enumerate(kept[:-1]) if i > 0 or m.role != "system"), None)
             if oldest is None:
                 raise BackendError(
                     f"the message is too long for the embedded model ({sum(counts)} tokens, {budget} fit)"
