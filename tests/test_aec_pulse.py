@@ -4,36 +4,19 @@ hears its own speakers. Echo cancellation is on by default; turn-taking is barge
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 
 import pytest
 from audio_fixtures import conversation_wav
-from pulse import PulseServer
-from test_devices_pulse import INTERRUPTION, QUESTION, HarkSession
+from test_devices_pulse import INTERRUPTION, QUESTION
+
+from hark.benchmark.pulse import HarkSession, PulseServer, add_echo_path
 
 pytestmark = [pytest.mark.integration, pytest.mark.device]
 
 SHORT_QUESTION = "What is the capital of France?"
 ECHO_DELAY_MS = 60
 ECHO_DB = 10.0
-
-
-def add_echo_path(pulse: PulseServer, delay_ms: int, attenuation_db: float) -> None:
-    """What the speaker plays comes back into the room (and so into the microphone), later and quieter."""
-    env = {**os.environ, **pulse.env}
-
-    def pactl(*args: str) -> str:
-        return subprocess.run(["pactl", *args], env=env, capture_output=True, text=True, check=True).stdout
-
-    module = pactl(
-        "load-module", "module-loopback", "source=speaker.monitor", "sink=room", f"latency_msec={delay_ms}",
-        "source_dont_move=true", "sink_dont_move=true", "adjust_time=0",
-    ).strip()  # fmt: skip
-    blocks = pactl("list", "sink-inputs").split("Sink Input #")[1:]
-    index = next(b.split("\n", 1)[0].strip() for b in blocks if f"Owner Module: {module}" in b)
-    pactl("set-sink-input-volume", index, f"{10 ** (-attenuation_db / 20):.4f}")
 
 
 @pytest.fixture(scope="module")

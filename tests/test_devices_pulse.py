@@ -3,20 +3,15 @@ Hark's speaker recorded back on the same clock."""
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import subprocess
-import sys
-import threading
 import time
 
 import numpy as np
 import pytest
 import soundfile
 from audio_fixtures import conversation_wav
-from pulse import PulseServer
 
+from hark.benchmark.pulse import HarkSession, PulseServer
 from hark.evaluation.wer import word_error_rate
 
 pytestmark = [pytest.mark.integration, pytest.mark.device]
@@ -49,55 +44,6 @@ def pausing(speaker, tmp_path_factory):
         speaker, folder / "pausing.wav", [HALF, REST], lead_s=0.2, gap_s=0.8, tail_s=0.2
     )
     return path
-
-
-class HarkSession:
-    """`hark talk` on the default (PulseAudio) devices, its JSON events collected as they come."""
-
-    def __init__(self, pulse: PulseServer, *args: str) -> None:
-        env = {**os.environ, **pulse.env, "OLLAMA_HOST": "http://127.0.0.1:9"}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "hark.cli", "talk", "--json", "--llm", "embedded", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            env=env,
-        )
-        self.events: list[dict] = []
-        self.stderr: list[str] = []
-        self.listening = threading.Event()
-        threading.Thread(target=self._read_stdout, daemon=True).start()
-        threading.Thread(target=self._read_stderr, daemon=True).start()
-
-    def _read_stdout(self) -> None:
-        for line in self.process.stdout:
-            self.events.append(json.loads(line))
-
-    def _read_stderr(self) -> None:
-        for line in self.process.stderr:
-            self.stderr.append(line)
-            if "listening" in line:
-                self.listening.set()
-
-    def wait_for(self, kind: str, count: int = 1, timeout: float = 90, **match) -> list[dict]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = [
-                e for e in self.events if e["event"] == kind and all(e.get(k) == v for k, v in match.items())
-            ]
-            if len(found) >= count:
-                return found
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise AssertionError(
-            f"no {count} {kind} event(s); events={self.events}; stderr={''.join(self.stderr)}"
-        )
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGINT)
-        return self.process.wait(timeout=15)
 
 
 def sound_spans(channel: np.ndarray, rate: int = 16_000, level: int = 600, min_gap_s: float = 0.35):

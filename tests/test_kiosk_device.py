@@ -6,8 +6,9 @@ from __future__ import annotations
 import signal
 
 import pytest
-from pulse import PulseServer
 from test_kiosk_cli import Kiosk, home_env, kiosk_toml, visitors_wav
+
+from hark.benchmark.pulse import PulseServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.device]
 

@@ -11,7 +11,8 @@ import subprocess
 import sys
 
 import pytest
-from pulse import PulseServer
+
+from hark.benchmark.pulse import PulseServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.device]
 

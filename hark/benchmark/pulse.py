@@ -1,4 +1,5 @@
-"""A user-space PulseAudio server for device tests: real audio devices on a machine without a sound card.
+"""A user-space PulseAudio server for device tests and benchmarks: real audio devices on a machine without a
+sound card, and `hark talk` run on them.
 
 One stereo null sink is the "air" of the room: its left channel is what the user says (the `room` sink),
 its right channel is Hark's loudspeaker (the `speaker` sink). Hark's microphone (`room_mic`) hears only the
@@ -7,11 +8,17 @@ left channel, so a test can record `hark_bus.monitor` once and see both sides on
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
+
+from hark.errors import UserError
 
 CONFIG = "\n".join(
     [
@@ -40,8 +47,9 @@ class PulseServer:
             tool for tool in ("pulseaudio", "pactl", "paplay", "parecord") if shutil.which(tool) is None
         ]
         if missing:
-            raise RuntimeError(
-                f"device tests need {', '.join(missing)}: run `make test` (it installs pulseaudio)"
+            raise UserError(
+                f"real audio devices need {', '.join(missing)}: install pulseaudio and pulseaudio-utils "
+                "(`make test` does)"
             )
         self.dir = directory
         self.socket = directory / "native"
@@ -116,3 +124,73 @@ class PulseServer:
         except subprocess.TimeoutExpired:
             self._process.kill()
         self._log.close()
+
+
+def add_echo_path(pulse: PulseServer, delay_ms: int, attenuation_db: float) -> None:
+    """What the speaker plays comes back into the room (and so into the microphone), later and quieter."""
+    env = {**os.environ, **pulse.env}
+
+    def pactl(*args: str) -> str:
+        return subprocess.run(["pactl", *args], env=env, capture_output=True, text=True, check=True).stdout
+
+    module = pactl(
+        "load-module", "module-loopback", "source=speaker.monitor", "sink=room", f"latency_msec={delay_ms}",
+        "source_dont_move=true", "sink_dont_move=true", "adjust_time=0",
+    ).strip()  # fmt: skip
+    blocks = pactl("list", "sink-inputs").split("Sink Input #")[1:]
+    index = next(b.split("\n", 1)[0].strip() for b in blocks if f"Owner Module: {module}" in b)
+    pactl("set-sink-input-volume", index, f"{10 ** (-attenuation_db / 20):.4f}")
+
+
+class HarkSession:
+    """`hark talk` on the default (PulseAudio) devices, its JSON events collected as they come."""
+
+    def __init__(self, pulse: PulseServer, *args: str, **env: str) -> None:
+        """`args`: more options for `hark talk`; `env`: more environment (say, a `HARK_HOME` of its own)."""
+        env = {**os.environ, **pulse.env, "OLLAMA_HOST": "http://127.0.0.1:9", **env}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "hark.cli", "talk", "--json", "--llm", "embedded", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
+        self.events: list[dict] = []
+        self.stderr: list[str] = []
+        self.listening = threading.Event()
+        threading.Thread(target=self._read_stdout, daemon=True).start()
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+
+    def _read_stdout(self) -> None:
+        for line in self.process.stdout:
+            self.events.append(json.loads(line))
+
+    def _read_stderr(self) -> None:
+        for line in self.process.stderr:
+            self.stderr.append(line)
+            if "listening" in line:
+                self.listening.set()
+
+    def wait_for(self, kind: str, count: int = 1, timeout: float = 90, **match) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.events_of(kind, **match)
+            if len(found) >= count:
+                return found
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise TimeoutError(f"no {count} {kind} event(s); events={self.events}; stderr={''.join(self.stderr)}")
+
+    def events_of(self, kind: str, **match: object) -> list[dict]:
+        """The events of one kind so far, with these field values."""
+        return [
+            e
+            for e in list(self.events)
+            if e["event"] == kind and all(e.get(k) == v for k, v in match.items())
+        ]
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=15)
