@@ -402,6 +402,7 @@ def loop_config(config: HarkConfig, realtime_sink: bool, echo_cancelling: bool =
         turn_taking=mode,
         barge_in_min_s=config.audio.barge_in_min_s,
         overheard_min_confidence=config.audio.overheard_min_confidence,
+        echo_after_pause_s=config.audio.echo_after_pause_s,
         partial_interval_s=LoopConfig.partial_interval_s if config.stt.partials else None,
         speculate=config.stt.speculate,
         turn=turn_config(config),

@@ -82,7 +82,11 @@ class AudioSettings:
     barge_in_min_s: float = _between(LoopConfig.barge_in_min_s, 0.1, 5)
     overheard_min_confidence: float = _between(LoopConfig.overheard_min_confidence, 0, 1)
     """In barge-in mode, how sure Whisper must be of speech heard over Hark's reply for it to count as words
-    (below, it is taken for Hark's own echo: the reply plays on, nothing is answered)."""
+    (below, it is taken for Hark's own echo: the reply plays on, nothing is answered), unless someone went
+    on speaking `echo_after_pause_s` after the reply paused: then the reply stops, and nothing is answered."""
+    echo_after_pause_s: float = _between(LoopConfig.echo_after_pause_s, 0, 2)
+    """After a barge-in pauses Hark, how long its own echo may still reach the microphone (speaker and sound
+    server latency, room): raise it for a speaker with more latency (Bluetooth)."""
     aec: bool = True
     """Cancel the speaker's echo in the microphone when Hark plays through a speaker. Where no echo reaches
     the microphone (a headset) it passes the microphone as it is."""

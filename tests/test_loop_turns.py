@@ -258,6 +258,14 @@ def test_a_barge_in_with_no_words_resumes_the_reply():
     assert max(gaps) < 0.6 + 0.3, gaps  # the 0.6 s of speech over it, and a short pause after
 
 
+def test_sure_words_that_end_as_the_reply_pauses_are_taken_for_its_echo():
+    # Hark's own "I'm sorry." leaking through the canceller at a reply's start: it stops with the reply
+    s = barge_in(Transcript("I'm sorry.", 0.88, 0.1))
+    assert len(s.of("barge_in")) == 1 and len(s.of("echo_suspected")) == 1
+    (reply,) = s.of("reply")
+    assert not reply.interrupted and finals(s) == [FIRST]
+
+
 def test_words_whisper_is_unsure_of_over_the_reply_are_taken_for_its_echo():
     s = barge_in(Transcript("Thank you.", 0.41, 0.3))  # what a leaking echo is heard as
     assert len(s.of("barge_in")) == 1
@@ -266,6 +274,25 @@ def test_words_whisper_is_unsure_of_over_the_reply_are_taken_for_its_echo():
     (reply,) = s.of("reply")
     assert not reply.interrupted and reply.text == s.conversation.reply
     assert finals(s) == [FIRST] and len(s.conversation.turns) == 1
+
+
+LONG_OVER_REPLY = "." * 5 + "S" * 30 + "." * 23 + "S" * 40 + "." * 80
+"""1.2 s of speech over the reply: it goes on long after the paused reply's echo would have died away."""
+
+
+def test_unsure_words_a_person_went_on_saying_after_the_pause_stop_the_reply_unanswered():
+    # "Wait, stop please" through the echo canceller, as Whisper heard it on the PulseAudio echo path
+    s = barge_in(Transcript("point up, please.", 0.40, 0.3), LONG_OVER_REPLY)
+    assert len(s.of("barge_in")) == 1 and not s.of("echo_suspected")
+    (reply,) = s.of("reply")
+    assert reply.interrupted
+    assert finals(s) == [FIRST] and len(s.conversation.history) == 1  # the unsure words are not answered
+
+
+def test_a_long_sound_without_words_after_the_pause_still_resumes_the_reply():
+    s = barge_in("", LONG_OVER_REPLY)
+    (reply,) = s.of("reply")
+    assert not reply.interrupted and reply.text == s.conversation.reply
 
 
 SHORT_OVER_REPLY = "." * 5 + "S" * 30 + "." * 23 + "S" * 7 + "." * 80
@@ -299,6 +326,14 @@ def test_a_noise_the_greeting_began_during_is_not_answered():
     assert len(s.of("echo_suspected")) == 1
 
 
+@pytest.mark.parametrize("script", [SHORT_OVER_REPLY, BARGE])
+def test_an_unsure_wait_stops_the_reply(script):
+    # a person's "Wait." through the canceller, as Whisper heard it on the PulseAudio echo path
+    s = barge_in(Transcript("Wait.", 0.51, 0.2), script)
+    (reply,) = s.of("reply")
+    assert reply.interrupted and finals(s) == [FIRST] and not s.of("echo_suspected")
+
+
 def test_a_stop_too_short_to_pause_the_reply_still_stops_it():
     s = barge_in("Stop.", SHORT_OVER_REPLY)
     assert not s.of("barge_in")
@@ -325,7 +360,7 @@ def test_stop_stops_the_reply_and_is_not_answered():
 
 
 def test_words_over_the_reply_stop_it_and_become_the_next_turn():
-    s = barge_in("What about Berlin?")
+    s = barge_in("What about Berlin?", LONG_OVER_REPLY)
     first, second = s.of("reply")
     assert first.interrupted and not second.interrupted
     assert finals(s) == [FIRST, "What about Berlin?"]

@@ -87,6 +87,15 @@ class LoopConfig:
     came out as made-up words ("Thank you.", "Welcome.", "So,") at 0.37-0.50 in one run of the peer
     benchmark's echo path (10 of 11; one at 0.87), and at 0.62-0.72 in another, where the questions spoken
     over it scored 0.65-0.94: a floor above 0.55 would start to drop real words."""
+    echo_after_pause_s: float = 0.35
+    """After a barge-in pauses the reply, how long Hark's own voice may still reach the microphone: the
+    speaker's buffer (0.1 s in barge-in mode), the sound server and the room (0.12 s measured on the test
+    PulseAudio; the echo canceller tracks up to 0.2 s on it) and the echo's tail. Speech heard after that is
+    nobody's but a person's."""
+    person_after_pause_s: float = 0.15
+    """Speech after `echo_after_pause_s` that proves a person spoke over the reply, whatever Whisper makes
+    of the words: through the canceller, "Wait, stop please" came out as "point up, please." at 0.40 and
+    "Stop, stop talking" as "thus, thus talking." at 0.26, while Hark's own echo stopped with the reply."""
     first_clause_chars: int = FIRST_CLAUSE_CHARS
     partial_interval_s: float | None = 0.5
     """Re-transcribe the utterance this often while it is spoken (None: no partial transcripts)."""
@@ -117,6 +126,10 @@ class _Utterance:
     """The end-of-turn model's answer asked for in the current pause, if any."""
     barged: ReplyHandle | None = None
     """The reply this utterance spoke over (barge-in mode): paused until its words are known."""
+    paused_at_s: float = 0.0
+    """Stream time at which it paused the reply it spoke over."""
+    speech_after_pause_s: float = 0.0
+    """Speech heard once the paused reply's echo has died away (`LoopConfig.echo_after_pause_s`)."""
     overheard: bool = False
     """Hark spoke during it (barge-in mode): it may be Hark's own echo, so its words decide whether it is
     answered at all. Not only from its start: the greeting may begin during a noise heard as the stream
@@ -330,7 +343,8 @@ class VoiceLoop:
             utt.walls.append(wall)
         if self._held is not None:
             self._settle_held()
-        event = self.endpointer.process(self.vad.is_speech(frame), FRAME_S)
+        speech = self.vad.is_speech(frame)
+        event = self.endpointer.process(speech, FRAME_S)
         kind = event.kind if event is not None else None
         if kind is EventKind.START:
             utt = self._start_utterance(event, ring)
@@ -342,6 +356,9 @@ class VoiceLoop:
         elif kind is EventKind.TIMEOUT:
             self._events.emit(events.NoSpeechTimeout(self._turn_ids))
         if utt is not None and self.endpointer.in_utterance:
+            if speech and utt.barged is not None:
+                after = self.endpointer.now_s - utt.paused_at_s >= self.config.echo_after_pause_s
+                utt.speech_after_pause_s += FRAME_S if after else 0.0
             utt.overheard = utt.overheard or self._hark_audible()
             self._maybe_barge_in(utt)
             self._maybe_decode_ahead(utt)
@@ -467,6 +484,7 @@ class VoiceLoop:
         if speech_s >= self.config.barge_in_min_s:
             self._events.emit(events.BargeIn(handle.turn_id, round(speech_s, 3)))
             utt.barged = handle
+            utt.paused_at_s = self.endpointer.now_s
             self.player.pause()
 
     def _settle_held(self, wait_s: float = 0.0) -> None:
@@ -481,7 +499,7 @@ class VoiceLoop:
             return
         self._held = None
         result = job.decode.result
-        kind = self._overheard_kind(result) if result is not None else BargeIn.NOISE
+        kind = self._overheard_kind(utt, result) if result is not None else BargeIn.NOISE
         if kind is BargeIn.NOISE:
             text, confidence = (result.text, result.confidence) if result is not None else ("", 0.0)
             self._events.emit(
@@ -505,11 +523,26 @@ class VoiceLoop:
         else:
             job.confirm(eos_wall, wall)
 
-    def _overheard_kind(self, transcript: Transcript) -> BargeIn:
-        """What speech heard over a reply was: words Whisper is unsure of count as none."""
-        if transcript.confidence < self.config.overheard_min_confidence:
-            return BargeIn.NOISE
-        return barge_in_kind(transcript.text)
+    def _overheard_kind(self, utt: _Utterance, transcript: Transcript) -> BargeIn:
+        """What speech heard over a reply was.
+
+        "Stop" (or "wait", "hold on": nothing else) stops the reply however unsure Whisper is: the echo
+        comes out as other words, and a person's short "Wait." through the canceller scored 0.51. Other
+        speech that paused the reply is a person's only if it went on once the reply's echo had died away:
+        then the reply stops, though words Whisper is unsure of are not answered (the user says them
+        again, to a quiet room). Speech that ended with the pause was Hark's own echo: on the PulseAudio
+        echo path the canceller let through whole words of Hark's replies ("I'm sorry." at 0.88), which
+        were answered, and each answer was cut by its own echo in turn. Speech too short to pause the
+        reply counts when Whisper is sure of its words."""
+        kind = barge_in_kind(transcript.text)
+        sure = transcript.confidence >= self.config.overheard_min_confidence
+        if kind is BargeIn.STOP:
+            return kind
+        if utt.barged is None:
+            return kind if sure else BargeIn.NOISE
+        if utt.speech_after_pause_s >= self.config.person_after_pause_s:
+            return kind if sure or kind is not BargeIn.WORDS else BargeIn.STOP
+        return BargeIn.NOISE
 
     def _stop_barged(self, utt: _Utterance) -> None:
         """Stop the reply `utt` spoke over, now."""
