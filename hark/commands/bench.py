@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from hark.commands.common import LISTENING, LLM, add_config_args, config_from_args
 from hark.config import HarkConfig
@@ -15,13 +16,15 @@ from hark.report import Reporter
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "bench",
-        help="benchmarks: `hark bench latency`, `turns`, `echo`, `knowledge`, `serve`, `conversation`",
+        help="benchmarks: `hark bench latency`, `turns`, `echo`, `barge-in`, `knowledge`, `serve`, "
+        "`conversation`",
     )
     p.add_argument(
         "which",
-        choices=["latency", "turns", "echo", "knowledge", "serve", "conversation"],
+        choices=["latency", "turns", "echo", "barge-in", "knowledge", "serve", "conversation"],
         help="latency: end of speech to first audio (embedded models); turns: end-of-turn decisions on "
         "paused and complete questions; echo: echo cancellation and barge-in over simulated echo paths; "
+        "barge-in: a person stopping replies on an open speaker, through real (PulseAudio) devices; "
         "knowledge: retrieval recall and speed; serve: first audio with N sessions at once; conversation: "
         "the model's first token over one long conversation",
     )
@@ -31,6 +34,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="latency: questions to ask (10); conversation: turns of the conversation (30)",
     )
     p.add_argument("--repeats", type=int, default=1, help="turns: play the sample plan this many times (1)")
+    p.add_argument("--trials", type=int, default=20, help="barge-in: interruptions to try (20)")
+    p.add_argument(
+        "--keep", type=Path, metavar="FOLDER", help="barge-in: keep the recording and Hark's events there"
+    )
     p.add_argument("--sessions", type=int, default=4, help="serve: most simultaneous sessions (4)")
     p.add_argument("--json", action="store_true", help="print one JSON line")
     p.add_argument("--pages", type=int, default=120, help="knowledge: pages of the generated corpus (120)")
@@ -45,6 +52,8 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
         return run_knowledge(args, reporter)
     if args.which == "echo":
         return run_echo(args, reporter)
+    if args.which == "barge-in":
+        return run_barge_in(args, reporter)
     if args.which == "turns":
         return run_turns(args, reporter)
     if args.which == "serve":
@@ -115,6 +124,27 @@ def run_echo(args: argparse.Namespace, reporter: Reporter) -> int:
             )
     summary = {key: value for key, value in result.items() if key != "paths"}
     print(json.dumps(summary if not args.json else result))
+    return 0
+
+
+def run_barge_in(args: argparse.Namespace, reporter: Reporter) -> int:
+    from hark import assembly
+    from hark.benchmark import barge_in
+
+    if not 1 <= args.trials <= 200:
+        raise UserError("--trials must be between 1 and 200")
+    config = config_from_args(args)
+    speaker = assembly.build_speaker(config, reporter)
+    reporter.info(f"{args.trials} interruptions of replies on an open speaker, through a PulseAudio room")
+    result = barge_in.run(speaker, args.trials, config.audio.barge_in_min_s, reporter.info, args.keep)
+    if not args.json:
+        print(
+            f"stopped {result['detected']} of {result['trials']} replies; silent "
+            f"{result['median_time_to_silence_s']} s (median), {result['p90_time_to_silence_s']} s (p90) "
+            f"after {result['barge_in_min_s']} s of speech; "
+            f"{result['self_interruptions']} self-interruptions over {result['replies']} replies"
+        )
+    print(json.dumps(result))
     return 0
 
 

@@ -1,0 +1,243 @@
+"""`hark bench barge-in`: a person talks over Hark's replies on an open speaker, through real audio devices.
+
+A user-space PulseAudio server is the room. `hark talk --turn-taking barge-in` hears it through its
+microphone together with its own speaker, 60 ms later and 10 dB down (a laptop hearing itself), with echo
+cancellation on as it is by default. Each trial asks for a long story, waits a random 1.5–3.5 s into the
+reply, and says "stop". A recording of the room and the speaker on one clock gives where each interruption
+starts and when the speaker fell silent, so the numbers include every buffer on the way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from hark.benchmark.pulse import HarkSession, PulseServer, add_echo_path
+from hark.benchmark.recording import make_recording
+from voice import SAMPLE_RATE
+from voice.tts import Speaker
+
+QUESTIONS = (
+    "Tell me a long story about a friendly dragon.",
+    "Tell me a long story about a brave little ship.",
+    "Tell me a long story about a clever fox in the forest.",
+)
+INTERRUPTIONS = ("Wait, stop please.", "Stop, stop talking.", "Hold on, stop.")
+ECHO_DELAY_MS = 60
+ECHO_DB = 10.0
+WAIT_S = (1.0, 2.0)
+"""How far into the reply the person starts talking (uniform, seeded)."""
+SETTLE_S = 2.0
+"""After a trial: time for the interruption's own words to be transcribed and, if they were, answered;
+once Hark is quiet again, half of it more before the next question."""
+QUIET_WAIT_S = 90.0
+QUIET_S = 1.0
+"""Speaker silence that counts as stopped: longer than the pauses between Piper's sentences and chunks."""
+OWN_END_S = 0.15
+"""A reply that went silent on its own this soon after the person had said `barge_in_min_s` over it was over
+before it could be stopped: the trial does not count (the issue's target is silence within 0.15 s)."""
+LEVEL = 600
+"""int16 peak over 20 ms above which the speaker counts as sounding."""
+WINDOW_S = 0.02
+SEARCH_S = (-0.5, 2.0)
+"""Where around its expected place in the recording an interruption is looked for."""
+
+
+@dataclass(frozen=True)
+class Clip:
+    path: Path
+    audio: np.ndarray
+    onset_s: float
+    """Where its speech starts."""
+
+
+@dataclass(frozen=True)
+class Trial:
+    index: int
+    turn_id: int
+    played_at_s: float
+    """When the interruption was handed to the room, on the recording's clock (roughly: the recording finds
+    it exactly)."""
+    detected: bool
+    echo_barge_ins: int
+    """Barge-ins during this reply before the person spoke: Hark hearing itself."""
+    silence_s: float | None = None
+    """From when the person had said `barge_in_min_s` over the reply to when the speaker fell silent."""
+    ended_before: bool = False
+    """The reply was over before the person had said `barge_in_min_s` of speech over it (it ended, or
+    its own echo cut it): not a trial of barge-in."""
+
+
+def speech_onset_s(room: np.ndarray, clip: np.ndarray, expected_s: float, clip_onset_s: float) -> float:
+    """Where the clip's first audible sample is in the room channel: the clip is found by cross-correlation
+    near where it was expected (the room also carries Hark's echo)."""
+    start = max(0, int((expected_s + SEARCH_S[0]) * SAMPLE_RATE))
+    stop = min(room.size, int((expected_s + SEARCH_S[1]) * SAMPLE_RATE) + clip.size)
+    segment = room[start:stop].astype(np.float64)
+    template = clip.astype(np.float64)
+    n = segment.size + template.size
+    size = 1 << (n - 1).bit_length()
+    score = np.fft.irfft(np.fft.rfft(segment, size) * np.conj(np.fft.rfft(template, size)), size)
+    lag = int(np.argmax(score[: max(1, segment.size - template.size + 1)]))
+    return (start + lag) / SAMPLE_RATE + clip_onset_s
+
+
+def silent_from_s(speaker: np.ndarray, after_s: float) -> float | None:
+    """When the speaker fell silent for at least `QUIET_S`, from `after_s` on (None: it never did)."""
+    window = int(WINDOW_S * SAMPLE_RATE)
+    first = int(after_s * SAMPLE_RATE)
+    n = (speaker.size - first) // window
+    if n <= 0:
+        return None
+    peaks = np.abs(speaker[first : first + n * window].astype(np.int32)).reshape(n, window).max(axis=1)
+    needed = round(QUIET_S / WINDOW_S)
+    quiet = 0
+    for i, loud in enumerate(peaks > LEVEL):
+        quiet = 0 if loud else quiet + 1
+        if quiet == needed:
+            return after_s + (i + 1 - needed) * WINDOW_S
+    return None
+
+
+def summarise(trials: list[Trial], barge_in_min_s: float, replies: int) -> dict:
+    real = [t for t in trials if not t.ended_before]
+    detected = [t.silence_s for t in real if t.detected and t.silence_s is not None and t.silence_s >= 0]
+    """Times to silence; a negative one means the speaker was already silent (between two chunks) when
+    the person had said enough, so there was nothing to time."""
+
+    def stat(values: list[float], q: float) -> float | None:
+        if not values:
+            return None
+        ranked = sorted(values)
+        return round(ranked[min(len(ranked) - 1, int(q * len(ranked)))], 3)
+
+    return {
+        "trials": len(real),
+        "detected": sum(t.detected for t in real),
+        "detection_rate": round(sum(t.detected for t in real) / len(real), 3) if real else None,
+        "median_time_to_silence_s": round(statistics.median(detected), 3) if detected else None,
+        "p90_time_to_silence_s": stat(detected, 0.9),
+        "max_time_to_silence_s": round(max(detected), 3) if detected else None,
+        "timed": len(detected),
+        "barge_in_min_s": barge_in_min_s,
+        "replies": replies,
+        "self_interruptions": sum(t.echo_barge_ins for t in trials),
+        "replies_over_before_interruption": sum(t.ended_before for t in trials),
+        "echo_delay_ms": ECHO_DELAY_MS,
+        "per_trial": [
+            {
+                "turn_id": t.turn_id,
+                "detected": t.detected,
+                "time_to_silence_s": None if t.silence_s is None else round(t.silence_s, 3),
+                "echo_barge_ins": t.echo_barge_ins,
+                "reply_over_before": t.ended_before,
+            }
+            for t in trials
+        ],
+        "echo_db": ECHO_DB,
+    }
+
+
+def _clip(speaker: Speaker, folder: Path, name: str, text: str) -> Clip:
+    made = make_recording(speaker, folder / f"{name}.wav", [text], gap_s=0.2, lead_s=0.1)
+    audio, _ = soundfile.read(made.path, dtype="int16")
+    return Clip(made.path, audio, made.speech_starts_s[0])
+
+
+def run(
+    speaker: Speaker,
+    trials: int,
+    barge_in_min_s: float,
+    say: Callable[[str], None],
+    keep: Path | None = None,
+    seed: int = 7,
+) -> dict:
+    """`keep`: a folder for the recording (`bus.wav`: left the room, right the speaker) and Hark's events."""
+    rng = random.Random(seed)
+    with tempfile.TemporaryDirectory(prefix="hark-barge-in-") as scratch:
+        folder = Path(scratch) if keep is None else keep
+        folder.mkdir(parents=True, exist_ok=True)
+        questions = [_clip(speaker, folder, f"q{i}", text) for i, text in enumerate(QUESTIONS)]
+        stops = [_clip(speaker, folder, f"s{i}", text) for i, text in enumerate(INTERRUPTIONS)]
+        (folder / "pulse").mkdir(exist_ok=True)
+        pulse = PulseServer(folder / "pulse")
+        session: HarkSession | None = None
+        try:
+            add_echo_path(pulse, ECHO_DELAY_MS, ECHO_DB)
+            session = HarkSession(pulse, "--turn-taking", "barge-in", HARK_HOME=str(folder / "home"))
+            if not session.listening.wait(240):
+                raise RuntimeError(f"hark talk did not start: {''.join(session.stderr)[-2000:]}")
+            session.wait_for("announcement", timeout=60)
+            recorder = pulse.record_bus(folder / "bus.wav")
+            recording_from = time.monotonic()
+            time.sleep(1.0)
+            done = [_trial(session, pulse, questions, stops, i, rng, recording_from) for i in range(trials)]
+            for i, trial in enumerate(done):
+                say(f"trial {i + 1}: {'stopped' if trial.detected else 'not stopped'}")
+            replies = len(session.events_of("reply"))
+            (folder / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in session.events))
+            recorder.send_signal(2)
+            recorder.wait(10)
+        finally:
+            if session is not None:
+                session.stop()
+            pulse.stop()
+        bus, _ = soundfile.read(folder / "bus.wav", dtype="int16")
+    timed = [_timed(trial, bus, stops[trial.index % len(stops)], barge_in_min_s) for trial in done]
+    return summarise(timed, barge_in_min_s, replies)
+
+
+def _timed(trial: Trial, bus: np.ndarray, stop: Clip, barge_in_min_s: float) -> Trial:
+    """The trial with its time to silence, from the recording (left: the room, right: the speaker)."""
+    start = speech_onset_s(bus[:, 0], stop.audio, trial.played_at_s, stop.onset_s)
+    silent = silent_from_s(bus[:, 1], start)
+    silence_s = None if silent is None else float(silent - (start + barge_in_min_s))
+    over = silence_s is not None and silence_s < OWN_END_S and not trial.detected
+    return dataclasses.replace(trial, silence_s=silence_s, ended_before=trial.ended_before or over)
+
+
+def _trial(
+    session: HarkSession,
+    pulse: PulseServer,
+    questions: list[Clip],
+    stops: list[Clip],
+    index: int,
+    rng: random.Random,
+    recording_from: float,
+) -> Trial:
+    started = len(session.events_of("reply_started"))
+    pulse.play_into_room(questions[index % len(questions)].path)
+    turn = session.wait_for("reply_started", count=started + 1, timeout=90)[-1]["turn_id"]
+    time.sleep(rng.uniform(*WAIT_S))
+    echo_barge_ins = len(session.events_of("barge_in", turn_id=turn))
+    ended_before = bool(session.events_of("reply", turn_id=turn))
+    played_at_s = time.monotonic() - recording_from
+    pulse.play_into_room(stops[index % len(stops)].path)
+    reply = session.wait_for("reply", turn_id=turn, timeout=60)[0]
+    barged = len(session.events_of("barge_in", turn_id=turn)) > echo_barge_ins
+    _wait_until_quiet(session)
+    detected = bool(reply["interrupted"] and barged)
+    return Trial(index, turn, played_at_s, detected, echo_barge_ins, ended_before=ended_before)
+
+
+def _wait_until_quiet(session: HarkSession) -> None:
+    """Until every reply Hark started has ended, then `SETTLE_S` more: words heard in an interruption
+    ("Hold on, cut.") are answered, and the next question must not be taken for a barge-in on that."""
+    time.sleep(SETTLE_S)
+    deadline = time.monotonic() + QUIET_WAIT_S
+    while time.monotonic() < deadline:
+        finished = len(session.events_of("reply")) + len(session.events_of("announcement"))
+        if finished >= len(session.events_of("reply_started")):
+            break
+        time.sleep(0.1)
+    time.sleep(SETTLE_S / 2)

@@ -1,0 +1,93 @@
+"""`hark bench barge-in`: its reading of the recording (synthetic signals), and one short run through a
+user-space PulseAudio room with an echo path."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from hark.benchmark.barge_in import OWN_END_S, QUIET_S, Trial, silent_from_s, speech_onset_s, summarise
+from voice import SAMPLE_RATE
+
+
+def tone(seconds: float, level: float = 8000.0, hz: float = 220.0) -> np.ndarray:
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    return (level * np.sin(2 * np.pi * hz * t)).astype(np.int16)
+
+
+def silence(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * SAMPLE_RATE), np.int16)
+
+
+def test_the_interruption_is_found_in_the_room_under_the_echo():
+    rng = np.random.default_rng(1)
+    clip = (rng.normal(0, 6000, int(0.8 * SAMPLE_RATE))).astype(np.int16)
+    echo = (rng.normal(0, 2000, 6 * SAMPLE_RATE)).astype(np.int16)  # Hark's echo, all along
+    room = echo.copy()
+    room[int(3.2 * SAMPLE_RATE) : int(3.2 * SAMPLE_RATE) + clip.size] += clip
+    # expected 0.4 s early (paplay's start-up): still found where it is, plus the clip's own lead
+    assert speech_onset_s(room, clip, expected_s=2.8, clip_onset_s=0.1) == pytest.approx(3.3, abs=0.001)
+
+
+def test_the_speaker_counts_as_silent_only_after_a_quiet_longer_than_its_pauses():
+    speaker = np.concatenate([tone(1.0), silence(0.5), tone(1.0), silence(2.0)])
+    assert silent_from_s(speaker, 0.2) == pytest.approx(2.5, abs=0.02)  # the 0.5 s pause is not the end
+    assert silent_from_s(speaker[: int(2.8 * SAMPLE_RATE)], 0.2) is None  # never quiet for QUIET_S
+    assert QUIET_S > 0.5
+
+
+def trial(turn_id: int, detected: bool, silence_s: float | None, ended_before: bool = False, echo: int = 0):
+    return Trial(turn_id, turn_id, 1.0, detected, echo, silence_s=silence_s, ended_before=ended_before)
+
+
+def test_the_summary_counts_only_replies_still_playing_and_times_only_what_could_be_timed():
+    trials = [
+        trial(1, True, 0.10),
+        trial(2, True, 0.30, echo=1),
+        trial(3, False, 2.0),  # played on: a miss
+        trial(4, False, None, ended_before=True),  # over before the person spoke
+        trial(5, True, -0.2),  # the speaker was between two chunks: stopped, not timed
+    ]
+    result = summarise(trials, barge_in_min_s=0.4, replies=6)
+    assert result["trials"] == 4 and result["detected"] == 3 and result["detection_rate"] == 0.75
+    assert result["timed"] == 2 and result["median_time_to_silence_s"] == 0.2
+    assert result["max_time_to_silence_s"] == 0.3
+    assert result["self_interruptions"] == 1 and result["replies_over_before_interruption"] == 1
+    assert [t["turn_id"] for t in result["per_trial"]] == [1, 2, 3, 4, 5]
+    assert OWN_END_S == 0.15
+
+
+def test_bad_trial_counts_are_a_clear_error():
+    done = subprocess.run(
+        [sys.executable, "-m", "hark.cli", "bench", "barge-in", "--trials", "0"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2 and done.stderr.startswith("error: --trials"), done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.integration
+@pytest.mark.device
+def test_a_short_run_through_a_pulseaudio_room(tmp_path):
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "hark.cli", "bench", "barge-in", "--trials", "2", "--llm", "embedded",
+            "--json", "--keep", str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len(result["per_trial"]) == 2
+    assert result["trials"] + result["replies_over_before_interruption"] == 2
+    assert 0 <= result["detected"] <= result["trials"]
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert sum(e["event"] == "reply_started" for e in events) >= 3  # the greeting and two stories
+    assert (tmp_path / "bus.wav").stat().st_size > 10 * 2 * 2 * SAMPLE_RATE  # 10 s and more, both sides
