@@ -35,6 +35,10 @@ QUESTIONS = (
 INTERRUPTIONS = ("Wait, stop please.", "Stop, stop talking.", "Hold on, stop.")
 ECHO_DELAY_MS = 60
 ECHO_DB = 10.0
+TRIALS_PER_SESSION = 5
+"""A fresh `hark talk` (and conversation) every so many trials: SmolLM2 answers the later stories of one
+conversation the way it answered the cut ones, in a line ("The tale of a brave little ship."), which is
+over before anyone can talk over it."""
 WAIT_S = (1.0, 2.0)
 """How far into the reply the person starts talking (uniform, seeded)."""
 SETTLE_S = 2.0
@@ -49,8 +53,10 @@ before it could be stopped: the trial does not count (the issue's target is sile
 LEVEL = 600
 """int16 peak over 20 ms above which the speaker counts as sounding."""
 WINDOW_S = 0.02
-SEARCH_S = (-0.5, 2.0)
-"""Where around its expected place in the recording an interruption is looked for."""
+SEARCH_S = (-12.0, 2.0)
+"""Where around its expected place in the recording an interruption is looked for. The recording runs
+behind the wall clock (the sound server's sinks idle while Hark starts), so mostly earlier; the same
+interruption is said again three trials later, well outside."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,8 @@ class Trial:
     detected: bool
     echo_barge_ins: int
     """Barge-ins during this reply before the person spoke: Hark hearing itself."""
+    onset_s: float = 0.0
+    """Where the interruption's speech starts in the recording."""
     silence_s: float | None = None
     """From when the person had said `barge_in_min_s` over the reply to when the speaker fell silent."""
     ended_before: bool = False
@@ -137,6 +145,7 @@ def summarise(trials: list[Trial], barge_in_min_s: float, replies: int) -> dict:
         "per_trial": [
             {
                 "turn_id": t.turn_id,
+                "recording_s": round(t.onset_s, 2),
                 "detected": t.detected,
                 "time_to_silence_s": None if t.silence_s is None else round(t.silence_s, 3),
                 "echo_barge_ins": t.echo_barge_ins,
@@ -171,39 +180,56 @@ def run(
         stops = [_clip(speaker, folder, f"s{i}", text) for i, text in enumerate(INTERRUPTIONS)]
         (folder / "pulse").mkdir(exist_ok=True)
         pulse = PulseServer(folder / "pulse")
-        session: HarkSession | None = None
+        done: list[Trial] = []
+        events: list[dict] = []
         try:
             add_echo_path(pulse, ECHO_DELAY_MS, ECHO_DB)
-            session = HarkSession(pulse, "--turn-taking", "barge-in", HARK_HOME=str(folder / "home"))
-            if not session.listening.wait(240):
-                raise RuntimeError(f"hark talk did not start: {''.join(session.stderr)[-2000:]}")
-            session.wait_for("announcement", timeout=60)
             recorder = pulse.record_bus(folder / "bus.wav")
             recording_from = time.monotonic()
-            time.sleep(1.0)
-            done = [_trial(session, pulse, questions, stops, i, rng, recording_from) for i in range(trials)]
-            for i, trial in enumerate(done):
-                say(f"trial {i + 1}: {'stopped' if trial.detected else 'not stopped'}")
-            replies = len(session.events_of("reply"))
-            (folder / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in session.events))
+            while len(done) < trials:
+                session = _start(pulse, folder / "home")
+                try:
+                    for i in range(len(done), min(trials, len(done) + TRIALS_PER_SESSION)):
+                        done.append(_trial(session, pulse, questions, stops, i, rng, recording_from))
+                        say(f"trial {i + 1}: {'stopped' if done[-1].detected else 'not stopped'}")
+                finally:
+                    session.stop()
+                    events += session.events
             recorder.send_signal(2)
             recorder.wait(10)
         finally:
-            if session is not None:
-                session.stop()
             pulse.stop()
+            (folder / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
         bus, _ = soundfile.read(folder / "bus.wav", dtype="int16")
-    timed = [_timed(trial, bus, stops[trial.index % len(stops)], barge_in_min_s) for trial in done]
-    return summarise(timed, barge_in_min_s, replies)
+    timed: list[Trial] = []
+    behind_s = 0.0
+    for trial in done:
+        stop = stops[trial.index % len(stops)]
+        timed.append(_timed(trial, bus, stop, barge_in_min_s, behind_s))
+        behind_s = trial.played_at_s - (timed[-1].onset_s - stop.onset_s)
+    return summarise(timed, barge_in_min_s, sum(e["event"] == "reply" for e in events))
 
 
-def _timed(trial: Trial, bus: np.ndarray, stop: Clip, barge_in_min_s: float) -> Trial:
-    """The trial with its time to silence, from the recording (left: the room, right: the speaker)."""
-    start = speech_onset_s(bus[:, 0], stop.audio, trial.played_at_s, stop.onset_s)
+def _start(pulse: PulseServer, home: Path) -> HarkSession:
+    """`hark talk` in barge-in mode (echo cancellation on: the default), once it has greeted the room."""
+    session = HarkSession(pulse, "--turn-taking", "barge-in", HARK_HOME=str(home))
+    if not session.listening.wait(240):
+        session.stop()
+        raise RuntimeError(f"hark talk did not start: {''.join(session.stderr)[-2000:]}")
+    session.wait_for("announcement", timeout=60)
+    time.sleep(1.0)
+    return session
+
+
+def _timed(trial: Trial, bus: np.ndarray, stop: Clip, barge_in_min_s: float, behind_s: float) -> Trial:
+    """The trial with its time to silence, from the recording (left: the room, right: the speaker), which
+    ran `behind_s` behind the wall clock at the trial before."""
+    start = speech_onset_s(bus[:, 0], stop.audio, trial.played_at_s - behind_s, stop.onset_s)
     silent = silent_from_s(bus[:, 1], start)
     silence_s = None if silent is None else float(silent - (start + barge_in_min_s))
     over = silence_s is not None and silence_s < OWN_END_S and not trial.detected
-    return dataclasses.replace(trial, silence_s=silence_s, ended_before=trial.ended_before or over)
+    ended_before = trial.ended_before or over
+    return dataclasses.replace(trial, onset_s=start, silence_s=silence_s, ended_before=ended_before)
 
 
 def _trial(
