@@ -42,14 +42,6 @@ arrive, so that the silence before a late echo is not taken for a microphone tha
 ECHO_FOUND = 2
 """Confident delay estimates (one a second) that tell an echo has come where there was none: AEC3's
 suppression cannot tell it, since it turns room noise down 30 dB whether or not there is an echo."""
-LAPSE_BLOCK_S = 1.0
-LAPSE_BLOCKS = 8
-LAPSE_ERLE_DB = 10.0
-"""Trust is lost when not one of the latest `LAPSE_BLOCKS` seconds of speaker audio had the echo brought
-down by `LAPSE_ERLE_DB`: the canceller has lost the echo (on the peer benchmark's echo path ERLE fell to
-2-8 dB a reply after a good start, and the leaks paused replies 146 times in 24 questions). A person
-talking over Hark brings a second's ERLE down too, but not eight in a row: the barge-in pauses the reply,
-and a paused speaker adds no seconds."""
 JITTER_S = 0.002
 """How far the reported playout times of back-to-back blocks wander."""
 
@@ -244,9 +236,7 @@ class EchoCanceller:
         burst = self._burst
         if active:
             burst.add(reference, mic, out)
-            if burst.trusted and self._echo_heard and burst.echo_lost:
-                burst.lapse()
-            converged = burst.recent_s >= config.trust_after_s and burst.erle_db >= config.trust_erle_db
+            converged = burst.heard_s >= config.trust_after_s and burst.erle_db >= config.trust_erle_db
             no_echo = burst.heard_s >= NO_ECHO_AFTER_S and burst.echo_loss_db >= NO_ECHO_LOSS_DB
             if (converged or no_echo) and not burst.trusted:
                 burst.trusted = True  # for the rest of the burst: the user's voice must not revoke it
@@ -326,41 +316,16 @@ class _Burst:
     trusted: bool = False
     recent: deque[tuple[float, float, float]] = field(default_factory=deque)
     """(seconds, power in, power out) of the latest frames, `window_s` of them."""
-    seconds: deque[float] = field(default_factory=lambda: deque(maxlen=LAPSE_BLOCKS))
-    """ERLE (dB) of each of the latest whole `LAPSE_BLOCK_S` of it."""
-    _second: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
 
     def add(self, reference: np.ndarray, mic: np.ndarray, out: np.ndarray) -> None:
         seconds = mic.size / SAMPLE_RATE
         self.heard_s += seconds
         self.power_reference += float(np.mean(reference.astype(np.float64) ** 2))
         power_in = float(np.mean(mic.astype(np.float64) ** 2))
-        power_out = float(np.mean(out.astype(np.float64) ** 2))
         self.power_in += power_in
-        self.recent.append((seconds, power_in, power_out))
+        self.recent.append((seconds, power_in, float(np.mean(out.astype(np.float64) ** 2))))
         while sum(r[0] for r in self.recent) - self.recent[0][0] >= self.window_s:
             self.recent.popleft()
-        second = self._second
-        second[0] += seconds
-        second[1] += power_in
-        second[2] += power_out
-        if second[0] >= LAPSE_BLOCK_S:
-            self.seconds.append(_erle_db(second[1], second[2]))
-            self._second = [0.0, 0.0, 0.0]
-
-    def lapse(self) -> None:
-        """The canceller lost the echo: trust must be earned again, on fresh audio."""
-        self.trusted = False
-        self.recent.clear()
-        self.seconds.clear()
-
-    @property
-    def recent_s(self) -> float:
-        return sum(r[0] for r in self.recent)
-
-    @property
-    def echo_lost(self) -> bool:
-        return len(self.seconds) == LAPSE_BLOCKS and max(self.seconds) < LAPSE_ERLE_DB
 
     @property
     def echo_loss_db(self) -> float:
@@ -369,10 +334,8 @@ class _Burst:
 
     @property
     def erle_db(self) -> float:
-        return _erle_db(sum(r[1] for r in self.recent), sum(r[2] for r in self.recent))
-
-
-def _erle_db(power_in: float, power_out: float) -> float:
-    if power_out <= 0.0:
-        return float("inf") if power_in > 0.0 else 0.0
-    return 10.0 * float(np.log10(max(power_in, 1e-12) / power_out))
+        power_in = sum(r[1] for r in self.recent)
+        power_out = sum(r[2] for r in self.recent)
+        if power_out <= 0.0:
+            return float("inf") if power_in > 0.0 else 0.0
+        return 10.0 * float(np.log10(max(power_in, 1e-12) / power_out))
