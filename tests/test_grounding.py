@@ -344,7 +344,7 @@ def test_a_kiosk_visitors_facts_end_with_the_visit(speaker, fake_ollama, tmp_pat
     sessions = [
         (e["event"], e["session"], e.get("reason")) for e in kiosk.events if e["event"].startswith("session_")
     ]
-    replies = [r["text"] for r in kiosk.of("reply")]
+    replies = [r["text"] for r in kiosk.events_of("reply")]
     assert [e[:2] for e in sessions] == [
         ("session_start", 1),
         ("session_end", 1),

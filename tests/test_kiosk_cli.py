@@ -4,11 +4,8 @@ server (or the embedded model), the health endpoints over real HTTP, real signal
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from dialogue.manager import APOLOGY
 from dialogue.persona import load_persona
+from hark.benchmark.pulse import HarkProcess
 
 pytestmark = pytest.mark.integration
 
@@ -42,72 +40,17 @@ def kiosk_toml(tmp_path: Path, text: str) -> str:
     return str(path)
 
 
-class Kiosk:
+class Kiosk(HarkProcess):
     """`hark kiosk` in a subprocess; its JSON log lines are collected as they come."""
 
     def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
-        full_env = {**os.environ, "OLLAMA_HOST": "http://127.0.0.1:9", **(env or {})}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "hark.cli", "kiosk", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            env=full_env,
-        )
-        self.events: list[dict] = []
-        self.not_json: list[str] = []
-        self.stderr: list[str] = []
-        self._threads = [
-            threading.Thread(target=self._read_stdout, daemon=True),
-            threading.Thread(target=self._read_stderr, daemon=True),
-        ]
-        for thread in self._threads:
-            thread.start()
+        super().__init__("kiosk", *args, env=env)
 
     def __enter__(self) -> Kiosk:
         return self
 
     def __exit__(self, *_exc) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(timeout=10)
-        for thread in self._threads:
-            thread.join(timeout=5)
-
-    def _read_stdout(self) -> None:
-        for line in self.process.stdout:
-            try:
-                self.events.append(json.loads(line))
-            except json.JSONDecodeError:
-                self.not_json.append(line)
-
-    def _read_stderr(self) -> None:
-        for line in self.process.stderr:
-            self.stderr.append(line)
-
-    def of(self, kind: str, **match) -> list[dict]:
-        return [
-            e
-            for e in list(self.events)
-            if e["event"] == kind and all(e.get(k) == v for k, v in match.items())
-        ]
-
-    def wait_for(self, kind: str, count: int = 1, timeout: float = 60, **match) -> list[dict]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = self.of(kind, **match)
-            if len(found) >= count:
-                return found
-            if self.process.poll() is not None and not self.of(kind, **match)[count - 1 :]:
-                time.sleep(0.2)  # the last lines may still be in the pipe
-                if len(self.of(kind, **match)) >= count:
-                    return self.of(kind, **match)
-                break
-            time.sleep(0.05)
-        raise AssertionError(
-            f"no {count} {kind} event(s) {match}; events={self.events}; {''.join(self.stderr)}"
-        )
+        self.close()
 
     def get(self, path: str) -> tuple[int, str]:
         url = self.wait_for("starting")[0]["health"] + path
@@ -199,18 +142,18 @@ def test_two_visitors_apart_the_second_sees_nothing_of_the_first_and_the_operato
         (e["event"], e.get("session")) for e in kiosk.events if e["event"] in ("session_start", "session_end")
     ]
     assert order == [("session_start", 1), ("session_end", 1), ("session_start", 2), ("session_end", 2)]
-    assert [e["reason"] for e in kiosk.of("session_end")] == ["idle", "idle"]
-    last_final = kiosk.of("transcript", final=True)[-1]
-    assert kiosk.events.index(kiosk.of("session_end")[0]) < kiosk.events.index(
+    assert [e["reason"] for e in kiosk.events_of("session_end")] == ["idle", "idle"]
+    last_final = kiosk.events_of("transcript", final=True)[-1]
+    assert kiosk.events.index(kiosk.events_of("session_end")[0]) < kiosk.events.index(
         last_final
     )  # ended before B spoke
-    turns = kiosk.of("turn")
+    turns = kiosk.events_of("turn")
     assert [(t["session"], t["via"], t["kind"]) for t in turns] == [
         (1, "wake_phrase", "answer"),
         (1, "follow_up", "answer"),
         (2, "wake_phrase", "answer"),
     ]
-    replies = [r["text"] for r in kiosk.of("reply")]
+    replies = [r["text"] for r in kiosk.events_of("reply")]
     assert (
         replies[0].startswith(GREETING)
         and replies[2].startswith(GREETING)
@@ -241,7 +184,7 @@ def test_on_the_embedded_model_the_next_visitors_prompt_holds_no_history(speaker
     ) as kiosk:
         code = kiosk.finish(timeout=120)
     assert code == 0, "".join(kiosk.stderr)
-    turns = kiosk.of("turn")
+    turns = kiosk.events_of("turn")
     assert len(turns) == 2, [
         e for e in kiosk.events if e.get("event") in ("transcript", "turn", "session_start")
     ]
@@ -251,7 +194,7 @@ def test_on_the_embedded_model_the_next_visitors_prompt_holds_no_history(speaker
     # The same system prompt and a question of the same length: had the first exchange been kept, the second
     # prompt would be longer by the whole first question and reply.
     assert abs(second["prompt_tokens"] - first["prompt_tokens"]) <= 4, (first, second)
-    ended, started = kiosk.of("session_end")[0], kiosk.of("session_start")[1]
+    ended, started = kiosk.events_of("session_end")[0], kiosk.events_of("session_start")[1]
     assert ended["reason"] == "idle" and kiosk.events.index(ended) < kiosk.events.index(started)
 
 
@@ -298,7 +241,7 @@ def test_operator_health_metrics_push_to_talk_reload_and_sigterm_mid_reply(speak
 
         kiosk.signal(signal.SIGUSR1)  # push-to-talk: a session, and the greeting
         assert kiosk.wait_for("announcement")[0]["text"] == GREETING
-        assert kiosk.of("session_start")[0]["via"] == "push_to_talk"
+        assert kiosk.events_of("session_start")[0]["via"] == "push_to_talk"
 
         Path(config).write_text(
             '[kiosk]\nhealth_port = 0\nwake_phrases = ["hey hark", "hello hark"]\nidle_timeout_s = 45\n'
@@ -328,8 +271,11 @@ def test_operator_health_metrics_push_to_talk_reload_and_sigterm_mid_reply(speak
         stop_s = time.monotonic() - sent
     assert code == 0 and stop_s < 5.0, (code, stop_s, "".join(kiosk.stderr))
     print(f"SIGTERM mid-reply: exited in {stop_s:.2f}s")
-    assert kiosk.of("reply")[-1]["interrupted"] is True  # the reply was cut, not played to its end
-    assert kiosk.of("stopping")[0]["signal"] == "SIGTERM" and "forced" not in kiosk.of("stopped")[0]
+    assert kiosk.events_of("reply")[-1]["interrupted"] is True  # the reply was cut, not played to its end
+    assert (
+        kiosk.events_of("stopping")[0]["signal"] == "SIGTERM"
+        and "forced" not in kiosk.events_of("stopped")[0]
+    )
     notify.close()
     assert {"READY=1", "STATUS=serving", "WATCHDOG=1", "STOPPING=1"} <= told, told
 
@@ -353,7 +299,7 @@ def test_sigterm_while_the_model_server_hangs_exits_0_within_a_second(speaker, f
         stop_s = time.monotonic() - sent
     assert code == 0 and stop_s < 1.0, (code, stop_s, "".join(kiosk.stderr))
     print(f"SIGTERM with a hung model: exited in {stop_s:.2f}s")
-    assert "forced" not in kiosk.of("stopped")[-1]  # the model call was abandoned, not the process
+    assert "forced" not in kiosk.events_of("stopped")[-1]  # the model call was abandoned, not the process
 
 
 def test_a_failing_model_server_gets_an_apology_is_reported_and_recovers(speaker, fake_ollama, tmp_path):
@@ -376,7 +322,7 @@ def test_a_failing_model_server_gets_an_apology_is_reported_and_recovers(speaker
         assert status == 503 and health["llm"]["status"] == "down" and health["llm"]["error"]
         fake_ollama.behaviour.fail_status = None  # the server is back
         answered = kiosk.wait_for("turn", count=2)[1]
-        assert "error" not in answered and kiosk.of("reply")[1]["text"].startswith("You said")
+        assert "error" not in answered and kiosk.events_of("reply")[1]["text"].startswith("You said")
         status, health = kiosk.healthz()
         assert status == 200 and health["llm"]["status"] == "ok"
         assert kiosk.metrics()[("hark_errors_total", (("kind", "llm"),))] == 1

@@ -59,7 +59,7 @@ def test_a_missing_microphone_is_retried_reported_found_when_it_appears_and_lost
             server.stop()  # the device is lost
             server = None
             kiosk.wait_for(
-                "audio_input", status="down", count=len(kiosk.of("audio_input", status="down")) + 1
+                "audio_input", status="down", count=len(kiosk.events_of("audio_input", status="down")) + 1
             )
             assert any(e["event"] == "audio_input" for e in kiosk.events[recovered_at:])
             status, health = kiosk.healthz()

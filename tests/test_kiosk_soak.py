@@ -52,7 +52,7 @@ def floor(samples: dict[int, dict[str, float]], turns: range) -> dict[str, float
 def sample_each_turn(kiosk: Kiosk, samples: dict[int, dict[str, float]]) -> None:
     """Record the process's threads, files and memory right after each turn (until the last one)."""
     while len(samples) < TURNS and kiosk.process.poll() is None:
-        turns = len(kiosk.of("turn"))
+        turns = len(kiosk.events_of("turn"))
         if turns and turns not in samples:
             samples[turns] = process_sample(kiosk)
         time.sleep(0.05)
@@ -85,11 +85,11 @@ def test_thirty_turns_grow_no_threads_files_or_memory(speaker, fake_ollama, tmp_
     print(f"soak: {TURNS} turns; turn 1 {samples[1]}; floors at {BASELINE_TURN} {before}, at {TURNS} {after}")
     assert code == 0, "".join(kiosk.stderr)
 
-    turns = kiosk.of("turn")
+    turns = kiosk.events_of("turn")
     assert len(turns) == TURNS and all(t["committed"] for t in turns)
     assert sum(t["kind"] == "answer" for t in turns) >= TURNS - 2  # a misheard question may get a reprompt
-    assert [e["session"] for e in kiosk.of("session_end")] == [1, 2, 3]
-    assert not kiosk.of("error")
+    assert [e["session"] for e in kiosk.events_of("session_end")] == [1, 2, 3]
+    assert not kiosk.events_of("error")
     assert len(fake_ollama.chats()) >= TURNS - 2
 
     assert after["threads"] <= before["threads"] and after["fds"] <= before["fds"], (before, after)

@@ -142,46 +142,44 @@ def add_echo_path(pulse: PulseServer, delay_ms: int, attenuation_db: float) -> N
     pactl("set-sink-input-volume", index, f"{10 ** (-attenuation_db / 20):.4f}")
 
 
-class HarkSession:
-    """`hark talk` on the default (PulseAudio) devices, its JSON events collected as they come."""
+class HarkProcess:
+    """A `hark` command in a subprocess, its JSON lines on stdout collected as they come (tests and
+    benchmarks drive Hark as a user would, from outside)."""
 
-    def __init__(self, pulse: PulseServer, *args: str, **env: str) -> None:
-        """`args`: more options for `hark talk`; `env`: more environment (say, a `HARK_HOME` of its own)."""
-        env = {**os.environ, **pulse.env, "OLLAMA_HOST": "http://127.0.0.1:9", **env}
+    def __init__(self, command: str, *args: str, env: dict[str, str] | None = None) -> None:
+        full_env = {**os.environ, "OLLAMA_HOST": "http://127.0.0.1:9", **(env or {})}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "hark.cli", "talk", "--json", "--llm", "embedded", *args],
+            [sys.executable, "-m", "hark.cli", command, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
             text=True,
-            env=env,
+            env=full_env,
         )
         self.events: list[dict] = []
+        self.not_json: list[str] = []
         self.stderr: list[str] = []
-        self.listening = threading.Event()
-        threading.Thread(target=self._read_stdout, daemon=True).start()
-        threading.Thread(target=self._read_stderr, daemon=True).start()
+        self._threads = [
+            threading.Thread(target=self._read_stdout, daemon=True),
+            threading.Thread(target=self._read_stderr, daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def _read_stdout(self) -> None:
         for line in self.process.stdout:
-            self.events.append(json.loads(line))
+            try:
+                self.events.append(json.loads(line))
+            except json.JSONDecodeError:
+                self.not_json.append(line)
 
     def _read_stderr(self) -> None:
         for line in self.process.stderr:
             self.stderr.append(line)
-            if "listening" in line:
-                self.listening.set()
+            self.on_stderr(line)
 
-    def wait_for(self, kind: str, count: int = 1, timeout: float = 90, **match) -> list[dict]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = self.events_of(kind, **match)
-            if len(found) >= count:
-                return found
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise TimeoutError(f"no {count} {kind} event(s); events={self.events}; stderr={''.join(self.stderr)}")
+    def on_stderr(self, line: str) -> None:
+        """A line the command wrote to stderr (nothing to do by default)."""
 
     def events_of(self, kind: str, **match: object) -> list[dict]:
         """The events of one kind so far, with these field values."""
@@ -190,6 +188,45 @@ class HarkSession:
             for e in list(self.events)
             if e["event"] == kind and all(e.get(k) == v for k, v in match.items())
         ]
+
+    def wait_for(self, kind: str, count: int = 1, timeout: float = 90, **match: object) -> list[dict]:
+        """At least `count` such events; raises `TimeoutError` if they do not come (or the command ends)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.events_of(kind, **match)
+            if len(found) >= count:
+                return found
+            if self.process.poll() is not None:
+                time.sleep(0.2)  # the last lines may still be in the pipe
+                found = self.events_of(kind, **match)
+                if len(found) >= count:
+                    return found
+                break
+            time.sleep(0.05)
+        raise TimeoutError(
+            f"no {count} {kind} event(s) {match}; events={self.events}; stderr={''.join(self.stderr)}"
+        )
+
+    def close(self) -> None:
+        """Kill the command if it still runs, and wait for it and its readers."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=10)
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+
+class HarkSession(HarkProcess):
+    """`hark talk --json --llm embedded` on the PulseAudio server's devices."""
+
+    def __init__(self, pulse: PulseServer, *args: str, **env: str) -> None:
+        """`args`: more options for `hark talk`; `env`: more environment (say, a `HARK_HOME` of its own)."""
+        self.listening = threading.Event()
+        super().__init__("talk", "--json", "--llm", "embedded", *args, env={**pulse.env, **env})
+
+    def on_stderr(self, line: str) -> None:
+        if "listening" in line:
+            self.listening.set()
 
     def stop(self) -> int:
         self.process.send_signal(signal.SIGINT)
