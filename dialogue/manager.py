@@ -467,6 +467,12 @@ class DialogueManager:
         """The messages not yet folded into the summary, oldest first."""
         return self.memory.history
 
+    @property
+    def awaiting_answer(self) -> bool:
+        """Whether the last reply asked the user something a flow or a tool call waits on ("Shall I book
+        it?", "For how many people?"): then "cancel" or "stop" is an answer to it."""
+        return self.pending_call is not None or self.flow_state is not None
+
     def budget(self, backend: ChatBackend) -> Budget:
         return Budget(getattr(backend, "context_length", None) or DEFAULT_CONTEXT, self.options.max_tokens)
 

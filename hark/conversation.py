@@ -10,6 +10,7 @@ from vision.errors import CameraError
 from vision.intent import refers_to_camera
 from voice.events import Metrics, Reply, VoiceEvent
 from voice.stt import Transcript
+from voice.turn.text import BargeIn, barge_in_kind
 
 PENDING_TURNS = 16
 """Turns whose latencies may still arrive; older ones (dropped speculative replies) are forgotten."""
@@ -19,10 +20,14 @@ class VoiceConversation:
     """Implements `voice.loop.Conversation` on a `DialogueManager`.
 
     Speech that came out empty or below `min_confidence` gets the persona's reprompt instead of a model call
-    (recorded in analytics as a reprompt). Give `on_event` the voice loop's events too, so that each turn's
-    analytics row gets the loop's stage latencies (endpointing, STT, TTS, end of speech to first audio),
-    matched by turn id; `to_json` gives an event's `--json` line, a reply's with the `sources` its answer
-    came from.
+    (recorded in analytics as a reprompt). A bare stop request ("stop", "be quiet", "hold on") is not
+    answered unless a flow or a tool call waits on an answer: whoever says it wants quiet (SmolLM2 answered
+    "Stop." with a paragraph about being a voice assistant). When one does wait, a stop request is passed on
+    however unsure Whisper is of it: it scores single words low (a clear "Cancel." at 0.35).
+
+    Give `on_event` the voice loop's events too, so that each turn's analytics row gets the loop's stage
+    latencies (endpointing, STT, TTS, end of speech to first audio), matched by turn id; `to_json` gives an
+    event's `--json` line, a reply's with the `sources` its answer came from.
     """
 
     def __init__(
@@ -39,8 +44,11 @@ class VoiceConversation:
         self.on_camera_error = on_camera_error
         self._turns: OrderedDict[int, DialogueTurn] = OrderedDict()
 
-    def begin_turn(self, transcript: Transcript, turn_id: int) -> DialogueTurn:
-        if not transcript.text.strip() or transcript.confidence < self.min_confidence:
+    def begin_turn(self, transcript: Transcript, turn_id: int) -> DialogueTurn | None:
+        stop = barge_in_kind(transcript.text) is BargeIn.STOP
+        if stop and not self.manager.awaiting_answer:
+            return None
+        if not transcript.text.strip() or (transcript.confidence < self.min_confidence and not stop):
             turn = self.manager.reprompt(transcript.text, transcript.confidence)
         else:
             turn = self.manager.begin_turn(transcript.text, self._look(transcript.text))

@@ -9,6 +9,7 @@ import pytest
 from dialogue_fakes import PERSONA, FakeBackend
 
 from dialogue.analytics import Analytics, percentile, read_stats
+from dialogue.flows.engine import FlowState
 from dialogue.guardrails import Guardrails
 from dialogue.manager import DialogueManager
 from dialogue.record import TurnRecord
@@ -98,6 +99,25 @@ def test_voice_conversation_reprompts_without_a_model_call_and_merges_loop_laten
     assert latencies["llm_first_token_s"] < 9.0  # the manager's own measurement is kept
     assert "speculative" not in latencies and "utterance_s" not in latencies
     assert manager.history[0].content == "What time is it?"  # reprompts stay out of the memory
+
+
+@pytest.mark.parametrize("said", ["Stop.", "Be quiet, please.", "Never mind.", "Okay stop talking now"])
+def test_a_bare_stop_request_is_not_answered(logged, said):
+    manager, backend, _ = logged
+    conversation = VoiceConversation(manager)
+    assert conversation.begin_turn(Transcript(said, 0.9, 0.01), 1) is None
+    assert backend.seen == [] and manager.history == []
+
+
+def test_stop_with_a_request_or_while_a_flow_asks_is_answered(logged):
+    manager, _, _ = logged
+    conversation = VoiceConversation(manager)
+    turn = conversation.begin_turn(Transcript("Stop the timer in five minutes.", 0.9, 0.01), 1)
+    assert turn is not None and "".join(turn.pieces()) == "Noted: Stop the timer in five minutes."
+    turn.finish("Noted: Stop the timer in five minutes.", False)
+    manager.flow_state = FlowState("book_room")  # "For how many people?" was asked
+    turn = VoiceConversation(manager, min_confidence=0.4).begin_turn(Transcript("Cancel.", 0.35, 0.01), 2)
+    assert turn is not None and not turn.record.reprompt
 
 
 def test_percentile_interpolates():

@@ -111,8 +111,8 @@ def test_a_bad_flow_file_is_one_clear_error_on_the_command_line(tmp_path, capsys
     assert message in capsys.readouterr().err
 
 
-@pytest.mark.integration
-def test_a_flow_completed_by_voice(speaker, tmp_path):
+def talk_to_the_room_flow(speaker, tmp_path: Path, said: list[str]) -> list[dict]:
+    """`hark talk` on the spoken `said`, with the room-booking flow and its MCP server: the JSON events."""
     config = tmp_path / "hark.toml"
     shutil.copy(FLOWS / "book_room.yaml", tmp_path)
     server = json.dumps(["python3", str(FLOWS / "rooms_server.py")])
@@ -120,9 +120,6 @@ def test_a_flow_completed_by_voice(speaker, tmp_path):
         '[dialogue]\nflows = ["book_room.yaml"]\n\n[[tools.mcp]]\nname = "rooms"\n'
         f"command = {server}\ntimeout_s = 60\n"
     )
-    # Piper says "Book a room" so that tiny.en hears "Welcome room" in about 1 take of 8 (its beam holds
-    # both readings); "I need a meeting room" was heard right in 10 of 10 takes through the loop.
-    said = ["I need a meeting room for four people tomorrow at ten.", "Yes, please."]
     wav, _ = conversation_wav(speaker, tmp_path / "booking.wav", said, gap_s=3.0)
     result = hark(
         "talk",
@@ -138,15 +135,36 @@ def test_a_flow_completed_by_voice(speaker, tmp_path):
         env={"HARK_HOME": str(tmp_path)},
     )
     assert result.returncode == 0, result.stderr
-    evs = events(result.stdout)
+    return events(result.stdout)
+
+
+# Piper says "Book a room" so that tiny.en hears "Welcome room" in about 1 take of 8 (its beam holds both
+# readings); "I need a meeting room" was heard right in 10 of 10 takes through the loop.
+ASK_FOR_A_ROOM = "I need a meeting room for four people tomorrow at ten."
+CONFIRM = f"A room for 4 on {TOMORROW} at 10:00. Shall I book it?"
+
+
+@pytest.mark.integration
+def test_a_flow_completed_by_voice(speaker, tmp_path):
+    evs = talk_to_the_room_flow(speaker, tmp_path, [ASK_FOR_A_ROOM, "Yes, please."])
     replies = [e["text"] for e in evs if e["event"] == "reply"]
     heard = [e["text"] for e in evs if e["event"] == "transcript" and e["final"]]
-    assert replies[0] == f"A room for 4 on {TOMORROW} at 10:00. Shall I book it?", (heard, replies)
+    assert replies[0] == CONFIRM, (heard, replies)
     calls = [e for e in evs if e["event"] == "tool_call"]
     assert calls and calls[0]["name"] == "book_room"
     assert calls[0]["arguments"] == {"people": 4, "day": TOMORROW, "time": "10:00"}
     assert [e["ok"] for e in evs if e["event"] == "tool_result"] == [True]
     assert "Booked the Birch room for 4" in replies[1]
+
+
+@pytest.mark.integration
+def test_a_bare_stop_gets_no_reply_but_cancels_a_flow_that_asks(speaker, tmp_path):
+    evs = talk_to_the_room_flow(speaker, tmp_path, ["Stop.", ASK_FOR_A_ROOM, "Cancel."])
+    finals = [e for e in evs if e["event"] == "transcript" and e["final"]]
+    replies = [e["text"] for e in evs if e["event"] == "reply"]
+    assert [e.get("ignored", False) for e in finals] == [True, False, False], finals
+    assert replies == [CONFIRM, CANCELLED], (finals, replies)
+    assert not [e for e in evs if e["event"] == "tool_call"]
 
 
 class ExtractingBackend(FakeBackend):

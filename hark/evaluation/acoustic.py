@@ -376,7 +376,7 @@ class _FirstTurn:
         self._conversation = conversation
         self._user_turn: int | None = None
 
-    def begin_turn(self, transcript: SttTranscript, turn_id: int) -> Turn:
+    def begin_turn(self, transcript: SttTranscript, turn_id: int) -> Turn | None:
         """The first turn id is the user's (speculative starts of it included); later ones are talk-over."""
         if self._user_turn is None:
             self._user_turn = turn_id

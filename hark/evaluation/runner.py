@@ -313,8 +313,10 @@ class Runner:
             if images and transcript.text.strip():
                 # The voice conversation takes no images: a heard question with a picture goes to the manager.
                 dialogue = manager.begin_turn(transcript.text, images)
-            else:
-                dialogue = conversation.begin_turn(transcript, index)
+            else:  # a bare "stop" gets no reply, as in a live session
+                dialogue = conversation.begin_turn(transcript, index) or DialogueTurn(
+                    manager, transcript.text, canned=""
+                )
         else:
             dialogue = manager.begin_turn(turn.text or "", images)
         speaker = p.speaker if turn.spoken else None

@@ -168,5 +168,8 @@ class KioskConversation:
         if decision.wake_only:
             inner: Turn = _Said("" if greeting else ACKNOWLEDGEMENT)
         else:
-            inner = self.voice.begin_turn(dataclasses.replace(transcript, text=decision.text), turn_id)
+            turn = self.voice.begin_turn(dataclasses.replace(transcript, text=decision.text), turn_id)
+            if turn is None:  # a bare "stop": not answered
+                return None
+            inner = turn
         return SessionTurn(inner, self.sessions, decision, greeting, self.on_event, turn_id)

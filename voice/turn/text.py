@@ -154,7 +154,7 @@ BACKCHANNEL_WORDS = frozenset(
 )
 BACKCHANNEL_PHRASES = ("i see", "got it", "go on")
 STOP_WORDS = frozenset("stop wait cancel enough quiet pause shush".split())
-STOP_PHRASES = ("hold on", "shut up", "be quiet", "hang on")
+STOP_PHRASES = ("hold on", "shut up", "be quiet", "hang on", "never mind", "nevermind", "forget it")
 POLITE = frozenset("please now hark hey no okay ok oh that it talking".split())
 """Words that may come with a stop request without making it a new question."""
 
@@ -166,10 +166,13 @@ def _strip_phrases(text: str, phrases: tuple[str, ...]) -> str:
 
 
 def starts_with_stop(transcript: str) -> bool:
-    """Whether a (partial) transcript opens with a stop request: enough to stop at once."""
-    text = transcript.lower()
-    words = _WORD.findall(text)
-    return bool(words) and (words[0] in STOP_WORDS or any(text.lstrip().startswith(p) for p in STOP_PHRASES))
+    """Whether a (partial) transcript opens with a stop request ("Okay, stop", "No, wait" too): enough to
+    stop at once."""
+    words = _WORD.findall(transcript.lower())
+    while words and words[0] in POLITE and words[0] not in STOP_WORDS:
+        words = words[1:]
+    text = " ".join(words)
+    return bool(words) and (words[0] in STOP_WORDS or any(text.startswith(p) for p in STOP_PHRASES))
 
 
 def barge_in_kind(transcript: str) -> BargeIn:
