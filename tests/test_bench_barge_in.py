@@ -9,8 +9,18 @@ import sys
 
 import numpy as np
 import pytest
+from audio_fixtures import spoken
 
-from hark.benchmark.barge_in import OWN_END_S, QUIET_S, Trial, silent_from_s, speech_onset_s, summarise
+from hark.benchmark.barge_in import (
+    OWN_END_S,
+    QUIET_S,
+    Trial,
+    detectable_after_s,
+    silent_from_s,
+    speech_onset_s,
+    summarise,
+)
+from hark.benchmark.recording import first_audible_s
 from voice import SAMPLE_RATE
 
 
@@ -40,14 +50,43 @@ def test_the_speaker_counts_as_silent_only_after_a_quiet_longer_than_its_pauses(
     assert QUIET_S > 0.5
 
 
-def trial(turn_id: int, detected: bool, silence_s: float | None, ended_before: bool = False, echo: int = 0):
-    return Trial(turn_id, turn_id, 1.0, detected, echo, silence_s=silence_s, ended_before=ended_before)
+def test_a_pause_in_the_interruption_puts_off_the_point_where_it_can_be_detected(speaker):
+    """The rule fires once `barge_in_min_s` lies between the first and the latest speech: during a pause
+    after the first word, it cannot."""
+    word, rest = spoken(speaker, "Wait."), spoken(speaker, "stop talking please.")
+    for audio, earliest, latest in (
+        (np.concatenate([silence(0.3), word, silence(0.5), rest]), 0.8, 2.0),
+        (np.concatenate([silence(0.3), rest]), 0.4, 0.55),
+    ):
+        onset = first_audible_s(audio)
+        assert earliest <= detectable_after_s(audio, onset, 0.4) <= latest
+    assert detectable_after_s(silence(2.0), 0.0, 0.4) is None
+
+
+def trial(
+    turn_id: int,
+    detected: bool,
+    silence_s: float | None,
+    ended_before: bool = False,
+    echo: int = 0,
+    after: float | None = None,
+):
+    return Trial(
+        turn_id,
+        turn_id,
+        1.0,
+        detected,
+        echo,
+        silence_s=silence_s,
+        after_detectable_s=after,
+        ended_before=ended_before,
+    )
 
 
 def test_the_summary_counts_only_replies_still_playing_and_times_only_what_could_be_timed():
     trials = [
-        trial(1, True, 0.10),
-        trial(2, True, 0.30, echo=1),
+        trial(1, True, 0.10, after=0.05),
+        trial(2, True, 0.30, echo=1, after=0.15),
         trial(3, False, 2.0),  # played on: a miss
         trial(4, False, None, ended_before=True),  # over before the person spoke
         trial(5, True, -0.2),  # the speaker was between two chunks: stopped, not timed
@@ -55,7 +94,7 @@ def test_the_summary_counts_only_replies_still_playing_and_times_only_what_could
     result = summarise(trials, barge_in_min_s=0.4, replies=6)
     assert result["trials"] == 4 and result["detected"] == 3 and result["detection_rate"] == 0.75
     assert result["timed"] == 2 and result["median_time_to_silence_s"] == 0.2
-    assert result["max_time_to_silence_s"] == 0.3
+    assert result["max_time_to_silence_s"] == 0.3 and result["median_silence_after_detectable_s"] == 0.1
     assert result["self_interruptions"] == 1 and result["replies_over_before_interruption"] == 1
     assert [t["turn_id"] for t in result["per_trial"]] == [1, 2, 3, 4, 5]
     assert OWN_END_S == 0.15

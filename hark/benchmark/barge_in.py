@@ -22,10 +22,12 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
+from hark.benchmark.echo import BargeInDetector
 from hark.benchmark.pulse import HarkSession, PulseServer, add_echo_path
 from hark.benchmark.recording import make_recording
 from voice import SAMPLE_RATE
 from voice.tts import Speaker
+from voice.vad import FRAME_SAMPLES
 
 QUESTIONS = (
     "Tell me a long story about a friendly dragon.",
@@ -65,6 +67,10 @@ class Clip:
     audio: np.ndarray
     onset_s: float
     """Where its speech starts."""
+    detectable_s: float | None = None
+    """Seconds after its onset at which the barge-in rule (speech detection, `barge_in_min_s` of speech)
+    fires on the clip alone, with no devices and no echo: later than `barge_in_min_s` when the person
+    pauses ("Wait, | stop please.")."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,9 @@ class Trial:
     """Where the interruption's speech starts in the recording."""
     silence_s: float | None = None
     """From when the person had said `barge_in_min_s` over the reply to when the speaker fell silent."""
+    after_detectable_s: float | None = None
+    """From when the barge-in rule could first fire on the interruption (`Clip.detectable_s`) to when the
+    speaker fell silent: what the devices, the echo canceller and the loop add."""
     ended_before: bool = False
     """The reply was over before the person had said `barge_in_min_s` of speech over it (it ended, or
     its own echo cut it): not a trial of barge-in."""
@@ -119,9 +128,11 @@ def silent_from_s(speaker: np.ndarray, after_s: float) -> float | None:
 
 def summarise(trials: list[Trial], barge_in_min_s: float, replies: int) -> dict:
     real = [t for t in trials if not t.ended_before]
-    detected = [t.silence_s for t in real if t.detected and t.silence_s is not None and t.silence_s >= 0]
-    """Times to silence; a negative one means the speaker was already silent (between two chunks) when
-    the person had said enough, so there was nothing to time."""
+    timed = [t for t in real if t.detected and t.silence_s is not None and t.silence_s >= 0]
+    """A negative time to silence means the speaker was already silent (between two chunks) when the person
+    had said enough, so there was nothing to time."""
+    detected = [t.silence_s for t in timed if t.silence_s is not None]
+    after_detectable = [t.after_detectable_s for t in timed if t.after_detectable_s is not None]
 
     def stat(values: list[float], q: float) -> float | None:
         if not values:
@@ -136,6 +147,10 @@ def summarise(trials: list[Trial], barge_in_min_s: float, replies: int) -> dict:
         "median_time_to_silence_s": round(statistics.median(detected), 3) if detected else None,
         "p90_time_to_silence_s": stat(detected, 0.9),
         "max_time_to_silence_s": round(max(detected), 3) if detected else None,
+        "median_silence_after_detectable_s": (
+            round(statistics.median(after_detectable), 3) if after_detectable else None
+        ),
+        "p90_silence_after_detectable_s": stat(after_detectable, 0.9),
         "timed": len(detected),
         "barge_in_min_s": barge_in_min_s,
         "replies": replies,
@@ -148,6 +163,9 @@ def summarise(trials: list[Trial], barge_in_min_s: float, replies: int) -> dict:
                 "recording_s": round(t.onset_s, 2),
                 "detected": t.detected,
                 "time_to_silence_s": None if t.silence_s is None else round(t.silence_s, 3),
+                "silence_after_detectable_s": (
+                    None if t.after_detectable_s is None else round(t.after_detectable_s, 3)
+                ),
                 "echo_barge_ins": t.echo_barge_ins,
                 "reply_over_before": t.ended_before,
             }
@@ -157,10 +175,23 @@ def summarise(trials: list[Trial], barge_in_min_s: float, replies: int) -> dict:
     }
 
 
-def _clip(speaker: Speaker, folder: Path, name: str, text: str) -> Clip:
+def _clip(speaker: Speaker, folder: Path, name: str, text: str, barge_in_min_s: float | None = None) -> Clip:
     made = make_recording(speaker, folder / f"{name}.wav", [text], gap_s=0.2, lead_s=0.1)
     audio, _ = soundfile.read(made.path, dtype="int16")
-    return Clip(made.path, audio, made.speech_starts_s[0])
+    onset = made.speech_starts_s[0]
+    detectable = None if barge_in_min_s is None else detectable_after_s(audio, onset, barge_in_min_s)
+    return Clip(made.path, audio, onset, detectable)
+
+
+def detectable_after_s(audio: np.ndarray, onset_s: float, barge_in_min_s: float) -> float | None:
+    """Seconds after `onset_s` at which the loop's barge-in rule fires on `audio` (16 kHz int16) alone."""
+    detector = BargeInDetector(barge_in_min_s)
+    padded = np.concatenate([audio, np.zeros(SAMPLE_RATE, dtype=np.int16)])
+    for i in range(padded.size // FRAME_SAMPLES):
+        fired = detector.feed(padded[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES])
+        if fired is not None:
+            return fired - onset_s
+    return None
 
 
 def run(
@@ -177,7 +208,9 @@ def run(
         folder = Path(scratch) if keep is None else keep
         folder.mkdir(parents=True, exist_ok=True)
         questions = [_clip(speaker, folder, f"q{i}", text) for i, text in enumerate(QUESTIONS)]
-        stops = [_clip(speaker, folder, f"s{i}", text) for i, text in enumerate(INTERRUPTIONS)]
+        stops = [
+            _clip(speaker, folder, f"s{i}", text, barge_in_min_s) for i, text in enumerate(INTERRUPTIONS)
+        ]
         (folder / "pulse").mkdir(exist_ok=True)
         pulse = PulseServer(folder / "pulse")
         done: list[Trial] = []
@@ -227,9 +260,14 @@ def _timed(trial: Trial, bus: np.ndarray, stop: Clip, barge_in_min_s: float, beh
     start = speech_onset_s(bus[:, 0], stop.audio, trial.played_at_s - behind_s, stop.onset_s)
     silent = silent_from_s(bus[:, 1], start)
     silence_s = None if silent is None else float(silent - (start + barge_in_min_s))
+    after = (
+        None if silent is None or stop.detectable_s is None else float(silent - (start + stop.detectable_s))
+    )
     over = silence_s is not None and silence_s < OWN_END_S and not trial.detected
     ended_before = trial.ended_before or over
-    return dataclasses.replace(trial, onset_s=start, silence_s=silence_s, ended_before=ended_before)
+    return dataclasses.replace(
+        trial, onset_s=start, silence_s=silence_s, after_detectable_s=after, ended_before=ended_before
+    )
 
 
 def _trial(
