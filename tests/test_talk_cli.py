@@ -75,6 +75,16 @@ def test_paced_session_answers_each_question_and_writes_the_replies(two_question
     assert word_error_rate(said, spoken_back) <= 0.35, (said, spoken_back)
 
 
+@pytest.mark.integration
+def test_the_demo_answers_its_sample_question_in_a_file(tmp_path, transcriber):
+    """`make demo` runs `hark demo`: every option `talk` reads must reach it (a new one once did not)."""
+    out = tmp_path / "demo.wav"
+    result = hark("demo", "--no-play", "--output", str(out), "--json", env={"HARK_HOME": str(tmp_path)})
+    replies = check_turns(result, ["What is the capital of France?"])
+    spoken_back = transcriber.transcribe(decode_file(out)).text
+    assert word_error_rate(replies[0]["text"], spoken_back) <= 0.35, (replies, spoken_back)
+
+
 def test_several_phrasings_fast_mode_and_stereo_44k(speaker, tmp_path):
     path, _ = conversation_wav(speaker, tmp_path / "phrasings.wav", PHRASINGS, gap_s=1.2)
     mono44 = resample(decode_file(path), 16_000, 44_100)

@@ -34,11 +34,19 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     question = sample_question()
     reporter.info(f"playing the sample question {question} as the microphone, in real time")
-    talk_args = argparse.Namespace(**vars(args), input=str(question), fast=False, camera=None, resume=None)
-    talk.run(talk_args, reporter)
+    talk.run(talk_args(args, question), reporter)
     if not args.no_play:
         play(args.output, reporter)
     return 0
+
+
+def talk_args(args: argparse.Namespace, question: Path) -> argparse.Namespace:
+    """`hark talk --input QUESTION` with every other talk option at its default, and the demo's own given
+    options over them: built by talk's parser, so an option added to `talk` cannot be missing here."""
+    parser = argparse.ArgumentParser()
+    talk.add_parser(parser.add_subparsers())
+    defaults = parser.parse_args(["talk", "--input", str(question)])
+    return argparse.Namespace(**(vars(defaults) | vars(args)))
 
 
 def play(path: str, reporter: Reporter) -> None:
