@@ -1,8 +1,9 @@
-"""The word-list text signal: which partial transcripts cannot be a finished turn."""
+"""The word-list text signals: which partial transcripts cannot be a finished turn, and what speech over a
+reply was."""
 
 import pytest
 
-from voice.turn.text import unfinished_reading, unfinished_reason
+from voice.turn.text import BargeIn, barge_in_kind, starts_with_stop, unfinished_reading, unfinished_reason
 
 
 @pytest.mark.parametrize(
@@ -108,3 +109,41 @@ def test_a_near_reading_that_ends_unfinished_holds(transcript, alternatives, rea
 )
 def test_near_readings_of_a_finished_question_do_not_hold(transcript, alternatives):
     assert unfinished_reading(transcript, alternatives) is None
+
+
+@pytest.mark.parametrize(
+    ("heard", "kind"),
+    [
+        ("", BargeIn.NOISE),
+        ("...", BargeIn.NOISE),
+        ("Uh-huh.", BargeIn.BACKCHANNEL),
+        ("Okay, I see.", BargeIn.BACKCHANNEL),
+        ("Stop.", BargeIn.STOP),
+        ("Wait, stop please.", BargeIn.STOP),
+        ("Okay, stop.", BargeIn.STOP),
+        ("No, hold on.", BargeIn.STOP),
+        ("Never mind.", BargeIn.STOP),
+        ("Forget it.", BargeIn.STOP),
+        ("Stop the timer.", BargeIn.WORDS),
+        ("Wait, what time is it?", BargeIn.WORDS),
+        ("Okay, what about Tuesday?", BargeIn.WORDS),
+    ],
+)
+def test_what_was_said_over_a_reply(heard, kind):
+    assert barge_in_kind(heard) is kind
+
+
+@pytest.mark.parametrize(
+    ("partial", "stops"),
+    [
+        ("Stop", True),
+        ("Okay, stop", True),
+        ("No, wait, I meant", True),
+        ("never mind", True),
+        ("Okay, so", False),
+        ("It stops at", False),
+        ("What is", False),
+    ],
+)
+def test_a_partial_transcript_that_opens_with_a_stop_request_stops_at_once(partial, stops):
+    assert starts_with_stop(partial) is stops
