@@ -111,39 +111,27 @@ def test_near_readings_of_a_finished_question_do_not_hold(transcript, alternativ
     assert unfinished_reading(transcript, alternatives) is None
 
 
+HEARD_OVER_A_REPLY = {
+    BargeIn.NOISE: ["", "..."],
+    BargeIn.BACKCHANNEL: ["Uh-huh.", "Okay, I see."],
+    BargeIn.STOP: ["Stop.", "Wait, stop please.", "Okay, stop.", "No, hold on.", "Never mind.", "Forget it."],
+    BargeIn.WORDS: ["Stop the timer.", "Wait, what time is it?", "Okay, what about Tuesday?"],
+}
+
+
 @pytest.mark.parametrize(
-    ("heard", "kind"),
-    [
-        ("", BargeIn.NOISE),
-        ("...", BargeIn.NOISE),
-        ("Uh-huh.", BargeIn.BACKCHANNEL),
-        ("Okay, I see.", BargeIn.BACKCHANNEL),
-        ("Stop.", BargeIn.STOP),
-        ("Wait, stop please.", BargeIn.STOP),
-        ("Okay, stop.", BargeIn.STOP),
-        ("No, hold on.", BargeIn.STOP),
-        ("Never mind.", BargeIn.STOP),
-        ("Forget it.", BargeIn.STOP),
-        ("Stop the timer.", BargeIn.WORDS),
-        ("Wait, what time is it?", BargeIn.WORDS),
-        ("Okay, what about Tuesday?", BargeIn.WORDS),
-    ],
+    ("heard", "kind"), [(heard, kind) for kind, examples in HEARD_OVER_A_REPLY.items() for heard in examples]
 )
 def test_what_was_said_over_a_reply(heard, kind):
     assert barge_in_kind(heard) is kind
 
 
-@pytest.mark.parametrize(
-    ("partial", "stops"),
-    [
-        ("Stop", True),
-        ("Okay, stop", True),
-        ("No, wait, I meant", True),
-        ("never mind", True),
-        ("Okay, so", False),
-        ("It stops at", False),
-        ("What is", False),
-    ],
-)
+PARTIALS = {
+    True: ["Stop", "Okay, stop", "No, wait, I meant", "never mind"],
+    False: ["Okay, so", "It stops at", "What is"],
+}
+
+
+@pytest.mark.parametrize(("partial", "stops"), [(p, stops) for stops, some in PARTIALS.items() for p in some])
 def test_a_partial_transcript_that_opens_with_a_stop_request_stops_at_once(partial, stops):
     assert starts_with_stop(partial) is stops
