@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import hark.samples
+from hark.evaluation.wer import word_error_rate
 from voice import SAMPLE_RATE
 from voice.decode import decode_file, resample, to_float32
 from voice.wyoming_client import WyomingServiceError, WyomingSpeaker, WyomingTranscriber, describe
@@ -83,4 +84,6 @@ def test_wyoming_piper_speaks_for_hark(piper_service, transcriber, speaker):
     pieces = list(tts.synthesize("Please take a seat in the waiting room."))
     assert len(pieces) > 1  # streamed, chunk by chunk
     audio = to_float32(resample(np.concatenate(pieces), tts.sample_rate, SAMPLE_RATE))
-    assert "take a seat in the waiting room" in transcriber.transcribe(audio).text.lower()
+    heard = transcriber.transcribe(audio).text
+    # Piper's takes vary; one misheard word of eight is Whisper's, not the client's (CI reran an exact match)
+    assert word_error_rate("Please take a seat in the waiting room.", heard) <= 0.125, heard
