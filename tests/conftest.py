@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("GOMP_SPINCOUNT", "10000")  # as `hark` does: see hark/__init__.py
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # likewise, before numpy loads
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 
 from dialogue.knowledge.errors import KnowledgeError
-from dialogue.knowledge.threads import one_blas_thread
 
 NAME = "minilm:all-MiniLM-L6-v2"
 PACKAGE = "all_minilm_l6_v2"
@@ -100,8 +99,7 @@ class MiniLM:
                 n = len(encodings[i].ids)
                 ids[row, :n] = encodings[i].ids
                 mask[row, :n] = 1.0
-            with one_blas_thread():
-                out[batch] = self._forward(ids, mask)
+            out[batch] = self._forward(ids, mask)
         return out
 
     def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:

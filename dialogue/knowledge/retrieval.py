@@ -20,7 +20,6 @@ from dialogue.knowledge.embeddings import Embedder, make_embedder
 from dialogue.knowledge.errors import KnowledgeError
 from dialogue.knowledge.index import DEFAULT_BASE, KnowledgeIndex, place
 from dialogue.knowledge.query import match_expression, terms
-from dialogue.knowledge.threads import one_blas_thread
 
 RRF_K = 60
 EMBED_RETRY_S = 30.0
@@ -143,8 +142,7 @@ class KnowledgeBase:
         except KnowledgeError:
             self._embedder_down_until = time.monotonic() + EMBED_RETRY_S
             return None  # an embedding server that is down: lexical ranking still answers
-        with one_blas_thread():
-            return ids, matrix @ query
+        return ids, matrix @ query
 
     def _vectors(self) -> tuple[np.ndarray, np.ndarray]:
         with self._lock:
