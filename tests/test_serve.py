@@ -151,7 +151,7 @@ def test_bad_input_is_refused_with_a_reason(transcriber, speaker):
         assert protocol[0] == 1002 and "start" in protocol[1]
         assert garbage[0] == 1003 and "unknown message" in garbage[1]
         assert odd[0] == 1003 and "16-bit" in odd[1]
-        assert big[0] == 1009
+        assert big[0] == 1009 and "20000 bytes (limit 8192)" in big[1]
         assert chatty[0] == 1008 and "messages a second" in chatty[1]
         assert persona[0] == 1008 and "nobody-by-this-name" in persona[1]
         assert wait_for(lambda: not app.sessions)

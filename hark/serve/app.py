@@ -21,7 +21,7 @@ from aiohttp import WSCloseCode, web
 from hark.config import HarkConfig, ServeSettings
 from hark.errors import UserError
 from hark.report import Reporter
-from hark.serve.connection import Connection
+from hark.serve.connection import READ_WHOLE_FACTOR, Connection
 from hark.serve.session import Session, SharedModels
 
 STATIC = resources.files("hark.serve") / "static"
@@ -106,7 +106,8 @@ class ServeApp:
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
         if not self._origin_allowed(request):
             raise web.HTTPForbidden(text=f"pages from {request.headers['Origin']} may not talk to this Hark")
-        ws = web.WebSocketResponse(max_msg_size=self.settings.max_message_bytes, heartbeat=20.0)
+        max_msg_size = READ_WHOLE_FACTOR * self.settings.max_message_bytes
+        ws = web.WebSocketResponse(max_msg_size=max_msg_size, heartbeat=20.0)
         await ws.prepare(request)
         if self._open >= self.settings.max_sessions:
             reason = f"Hark is busy: all {self._open} sessions are in use; try again later"

@@ -44,6 +44,12 @@ PTT_SILENCE_S = 1.0
 """Silence appended when push-to-talk is released: longer than the hang time, so the utterance ends."""
 
 
+READ_WHOLE_FACTOR = 4
+"""aiohttp reads messages up to this many times `max_message_bytes` whole, so that Hark can refuse those over
+the limit with a reason the client receives; a larger one aiohttp refuses at its header, unread (the 1009
+close may then be lost), which bounds the memory a client can make Hark hold."""
+
+
 class Refusal(Exception):
     """Close the socket with `code` and a reason the page shows."""
 
@@ -130,6 +136,7 @@ class Connection:
             msg = await self.ws.receive(timeout=START_TIMEOUT_S)
         except asyncio.TimeoutError:
             raise Refusal(WSCloseCode.POLICY_VIOLATION, "no start message within 10 s") from None
+        self._check_size(msg)
         start = self._json(msg.data) if msg.type == WSMsgType.TEXT else None
         if start is None or start.get("type") != "start":
             raise Refusal(WSCloseCode.PROTOCOL_ERROR, 'the first message must be {"type": "start", ...}')
@@ -153,6 +160,7 @@ class Connection:
     async def _receive(self) -> None:
         async for msg in self.ws:
             try:
+                self._check_size(msg)
                 self._check_rate()
                 if msg.type == WSMsgType.BINARY:
                     self._audio(msg.data)
@@ -163,6 +171,14 @@ class Connection:
                 return
         if self.ws.close_code == WSCloseCode.MESSAGE_TOO_BIG and self._refusal is None:
             self.app.reporter.info(f"session {self.session.id}: a message over max_message_bytes, closed")
+
+    def _check_size(self, msg: Any) -> None:
+        """A message over `max_message_bytes` that aiohttp read whole (see `READ_WHOLE_FACTOR`) is refused
+        with a reason: closed only after it was read, the socket holds no unread bytes, so the close frame
+        is not lost to a TCP reset, as it can be when aiohttp refuses a frame it has not read."""
+        limit = self.settings.max_message_bytes
+        if msg.type in (WSMsgType.BINARY, WSMsgType.TEXT) and len(msg.data) > limit:
+            raise Refusal(WSCloseCode.MESSAGE_TOO_BIG, f"a message of {len(msg.data)} bytes (limit {limit})")
 
     def _check_rate(self) -> None:
         """A token bucket: `max_messages_per_s` on average, as many again in a burst."""
