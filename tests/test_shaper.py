@@ -75,15 +75,6 @@ def test_only_the_first_chunk_is_cut_early():
     assert out[-1] == "The second sentence is long, with commas, that stay together."
 
 
-def test_a_long_later_sentence_is_cut_at_a_clause_then_at_a_word():
-    chunker = SentenceChunker(first_clause_chars=20, clause_chars=60, max_chars=90)
-    out = chunker.feed("Hello there. ")
-    out += chunker.feed("The river runs past the mill, the church and the school, then on to the sea. ")
-    assert out[1:] == ["The river runs past the mill, the church and the school,", "then on to the sea."]
-    out = chunker.feed("x" * 10 + " word" * 20 + ". ")
-    assert [len(chunk) <= 90 for chunk in out] == [True, True]
-
-
 def test_flush_returns_an_unfinished_tail():
     chunker = SentenceChunker()
     assert chunker.feed("No full stop yet") == []

@@ -2,8 +2,7 @@
 
 The LLM writes for a screen; the listener hears it. This strips Markdown, expands what TTS reads badly,
 and cuts the stream at sentence ends (not after digits, initials or abbreviations such as "Dr." and
-"e.g."), cutting an over-long first sentence at a clause or a conjunction so the first audio comes early,
-and any long sentence so that synthesising it does not take hundreds of megabytes.
+"e.g."), cutting an over-long first sentence at a clause or a conjunction so the first audio comes early.
 """
 
 from __future__ import annotations
@@ -102,14 +101,11 @@ class SentenceChunker:
     A chunk ends at a sentence end followed by whitespace. The first chunk of a reply is also cut at a
     clause boundary (comma, semicolon, colon, dash) once it is longer than `first_clause_chars`, or half as
     long again without one, before a conjunction: the first audio is not held back by a long opening
-    sentence. Later chunks are cut the same way once longer than `clause_chars`, and at a word past
-    `max_chars`: Piper holds about 22 MB per second of a chunk's audio while it synthesises it (a
-    240-character sentence took 290 MB, the peak of the whole process; 100 characters, 110 MB).
+    sentence.
     """
 
-    def __init__(self, first_clause_chars: int = 40, clause_chars: int = 100, max_chars: int = 160) -> None:
+    def __init__(self, first_clause_chars: int = 40, max_chars: int = 240) -> None:
         self.first_clause_chars = first_clause_chars
-        self.clause_chars = clause_chars
         self.max_chars = max_chars
         self._buffer = ""
         self._emitted = 0
@@ -136,36 +132,24 @@ class SentenceChunker:
             close = buf.find("```", fence + 3)
             return None if close < 0 else self._cut(close + 3)
         limit = fence if fence >= 0 else len(buf)
-        end = next((i + 1 for i in range(limit) if self._ends_sentence(buf, i)), None)
-        if end is None and fence > 0:
-            end = fence
-        head = buf if end is None else buf[:end]
-        if (clause := self._clause_end(head)) is not None:
-            return self._cut(clause)
-        if len(head) > self.max_chars:
-            cut = head.rfind(" ", 0, self.max_chars)
+        for i in range(limit):
+            if buf[i] == "\n":
+                return self._cut(i + 1)
+            if i + 1 < len(buf) and buf[i] in ".!?" and buf[i + 1].isspace() and _is_sentence_end(buf, i):
+                return self._cut(i + 1)
+        if fence > 0:
+            return self._cut(fence)
+        if self._emitted == 0 and len(buf) > self.first_clause_chars:
+            start = self.first_clause_chars // 2
+            clauses = list(_CLAUSE_END.finditer(buf, start))
+            if not clauses and len(buf) > self.first_clause_chars * 3 // 2:  # a comma had its chance
+                clauses = list(_PHRASE_START.finditer(buf, start))
+            if clauses:
+                return self._cut(clauses[-1].end())
+        if len(buf) > self.max_chars:
+            cut = buf.rfind(" ", 0, self.max_chars)
             return self._cut(cut if cut > 0 else self.max_chars)
-        return None if end is None else self._cut(end)
-
-    @staticmethod
-    def _ends_sentence(buf: str, i: int) -> bool:
-        if buf[i] == "\n":
-            return True
-        return i + 1 < len(buf) and buf[i] in ".!?" and buf[i + 1].isspace() and _is_sentence_end(buf, i)
-
-    def _clause_end(self, text: str) -> int | None:
-        """Where to cut `text`, too long for one chunk, at a clause (or, failing that, before a
-        conjunction): the last such place within `max_chars`. None if it is short enough or has none."""
-        clause_chars = self.first_clause_chars if self._emitted == 0 else self.clause_chars
-        if len(text) <= clause_chars:
-            return None
-        start = clause_chars // 2
-        clauses = list(_CLAUSE_END.finditer(text, start))
-        if not clauses and len(text) > clause_chars * 3 // 2:  # a comma had its chance
-            clauses = list(_PHRASE_START.finditer(text, start))
-        if not clauses:
-            return None
-        return ([m.end() for m in clauses if m.end() <= self.max_chars] or [clauses[0].end()])[-1]
+        return None
 
     def _cut(self, at: int) -> str:
         chunk, self._buffer = self._buffer[:at], self._buffer[at:]
