@@ -336,7 +336,8 @@ def test_an_unsure_wait_stops_the_reply(script):
 
 def test_a_stop_too_short_to_pause_the_reply_still_stops_it():
     s = barge_in("Stop.", SHORT_OVER_REPLY)
-    assert not s.of("barge_in")
+    (barge,) = s.of("barge_in")  # reported like a longer one (the PulseAudio echo test waits for it)
+    assert barge.turn_id == s.of("reply_started")[-1].turn_id and 0 < barge.speech_s < 0.3
     (reply,) = s.of("reply")
     assert reply.interrupted and finals(s) == [FIRST]  # stopped, and "stop" is not answered
 

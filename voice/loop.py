@@ -119,6 +119,8 @@ class _Utterance:
     agreement: PrefixAgreement = field(default_factory=PrefixAgreement)
     ended: bool = False
     """Set (under `lock`) at END: no partial transcript may follow the final one."""
+    speech_end_s: float = 0.0
+    """Stream time its speech ended (set at END)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
     job: ReplyHandle | None = None
     """The speculative reply started in the current pause, if any."""
@@ -482,10 +484,16 @@ class VoiceLoop:
             utt.start_stream_s + self.config.endpointer.pre_roll_s
         )
         if speech_s >= self.config.barge_in_min_s:
-            self._events.emit(events.BargeIn(handle.turn_id, round(speech_s, 3)))
+            self._report_barge_in(speech_s)
             utt.barged = handle
             utt.paused_at_s = self.endpointer.now_s
             self.player.pause()
+
+    def _report_barge_in(self, speech_s: float) -> None:
+        """A person's speech over the current reply is stopping or pausing it."""
+        handle = self._replies.active
+        if handle is not None:
+            self._events.emit(events.BargeIn(handle.turn_id, round(speech_s, 3)))
 
     def _settle_held(self, wait_s: float = 0.0) -> None:
         """Once the transcript of an ended overheard utterance is known (waiting up to `wait_s` for it):
@@ -511,7 +519,8 @@ class VoiceLoop:
                 self.player.resume()
             return
         if utt.barged is None:
-            if kind is BargeIn.STOP:  # "stop!" over the reply, too short to pause it
+            if kind is BargeIn.STOP:  # "stop!" over the reply, too short to pause it: a barge-in all the same
+                self._report_barge_in(utt.speech_end_s - utt.speech_start_s)
                 self.interrupt()
                 job.drop()
             else:
@@ -615,6 +624,7 @@ class VoiceLoop:
     def _end_utterance(self, utt: _Utterance, speech_end_s: float, wall: float, reason: str) -> None:
         with utt.lock:
             utt.ended = True
+        utt.speech_end_s = speech_end_s
         keep = utt.frames_until(speech_end_s + UTTERANCE_TAIL_S)
         eos_index = utt.frames_until(speech_end_s) - 1
         eos_wall = utt.walls[min(eos_index, len(utt.walls) - 1)]
