@@ -236,3 +236,47 @@ def test_muted_frames_carry_the_rooms_own_noise_so_no_utterance_starts_when_the_
     ]
     # (webrtcvad takes the first frames of any noise for speech: it has not heard the room yet)
     assert not [e for e in starts if e is not None and e.kind is EventKind.START and e.time_s > 0.9]
+
+
+def short_reply_then_user(speaker, echo: EchoPath, user_after_echo_s: float) -> tuple[np.ndarray, int, int]:
+    """A reply too short to earn trust through `echo`, then a user's question `user_after_echo_s` after the
+    reply's echo has ended: the microphone signal, where the echo ends and where the user starts."""
+    short = speaker.synthesize_all("Hello there.")
+    mic = echo_of(short, speaker.sample_rate, 0.5, echo).astype(np.float64)
+    loud = np.flatnonzero(np.abs(mic) > 300)
+    echo_end = int(loud[-1]) + 1
+    user = resample(
+        speaker.synthesize_all("What is the capital of France?"), speaker.sample_rate, SAMPLE_RATE
+    )
+    at = echo_end + int(user_after_echo_s * SAMPLE_RATE)
+    mic = np.concatenate(
+        [mic, np.random.default_rng(2).normal(0, 10, at + user.size - mic.size + SAMPLE_RATE)]
+    )
+    mic[at : at + user.size] += user * 0.5
+    mic = mic[: mic.size // FRAME_SAMPLES * FRAME_SAMPLES]
+    return np.clip(np.round(mic), -32768, 32767).astype(np.int16), echo_end, at
+
+
+def test_a_user_answering_once_the_echo_has_died_away_is_heard_before_trust(speaker):
+    """The microphone went still after the reply's echo: the user's first words, 0.5 s later, are theirs."""
+    mic, _, at = short_reply_then_user(speaker, EchoPath(0.06, 6.0), user_after_echo_s=0.5)
+    aec = EchoCanceller()
+    aec.playback(speaker.synthesize_all("Hello there."), speaker.sample_rate, START_S + 0.5)
+    out = run(aec, mic)
+    assert not aec._burst.trusted
+    onset = slice(at, at + int(0.5 * SAMPLE_RATE))  # "What is": lost before, muted as a possible echo
+    assert abs(power_db(out[onset]) - power_db(mic[onset])) < 1.0
+
+
+def test_an_echo_running_late_stays_muted_before_trust(speaker):
+    """Underruns put the echo 0.6 s behind the reply's timestamps: it goes on after the speaker fell silent,
+    so the microphone is not still and what it hears stays muted, though the user still comes through once
+    the echo has died away."""
+    mic, echo_end, at = short_reply_then_user(speaker, EchoPath(0.6, 6.0), user_after_echo_s=0.5)
+    aec = EchoCanceller()
+    aec.playback(speaker.synthesize_all("Hello there."), speaker.sample_rate, START_S + 0.5)
+    out = run(aec, mic)
+    late = slice(echo_end - int(0.5 * SAMPLE_RATE), echo_end)  # after the reference, before the echo ended
+    assert power_db(mic[late]) >= 50.0 and power_db(out[late]) <= 25.0
+    onset = slice(at, at + int(0.5 * SAMPLE_RATE))
+    assert abs(power_db(out[onset]) - power_db(mic[onset])) < 1.0

@@ -44,6 +44,17 @@ ECHO_FOUND = 2
 suppression cannot tell it, since it turns room noise down 30 dB whether or not there is an echo."""
 JITTER_S = 0.002
 """How far the reported playout times of back-to-back blocks wander."""
+ECHO_GONE_S = 0.4
+"""Once the speaker is silent, this long a stillness of the microphone tells that the echo has died away:
+what it hears next is not Hark's. Without it, the microphone stayed muted (before trust) for
+`UNTRUSTED_DELAY_S` plus the tail after every reply, and on the PulseAudio echo path the first words of the
+user's answer to the greeting ("What is the capital of France?" heard as "The capital of France.") and of a
+quick question after a short reply were lost. An echo running late by underruns would have to fall into a
+pause of the reply at least this long to pass for stillness; Piper's pauses at commas and between sentences
+are 0.2-0.3 s."""
+STILL_OF_ECHO = 10 ** (-20 / 20)
+"""The microphone is still when it hears 20 dB less than the echo does on average while the speaker plays
+(a room whose own noise is louder than that never seems still: the window then ends as before)."""
 
 
 RESIDUE_RATIO = 10 ** (-10 / 20)
@@ -142,6 +153,7 @@ class EchoCanceller:
         self._audio_s = 0.0
         self._burst = _Burst(self.config.trust_after_s)
         self._room = RoomTone()
+        self._tail = _EchoTail()
         self._echo_heard = True
         """Whether trust was earned by cancelling an echo, not by hearing none (a headset). With no echo to
         cancel the microphone passes as it is: AEC3's suppressor still acts while the speaker plays, and
@@ -206,8 +218,9 @@ class EchoCanceller:
         )
         self.cancelled = out
         active = self._update_erle(reference, mic, out)
+        self._tail.hear(active, _rms(mic), STILL_OF_ECHO * self._burst.echo_rms, mic.size / SAMPLE_RATE)
         played = self._recently_played(at_s, mic.size)
-        may_sound = bool(np.max(np.abs(played), initial=0) > ERLE_REFERENCE_RMS)
+        may_sound = bool(np.max(np.abs(played), initial=0) > ERLE_REFERENCE_RMS) and not self._tail.gone
         if not may_sound:
             self._room.hear(out)
         if not self._trusted(active, at_s, may_sound, reference, mic, out) or (
@@ -301,6 +314,23 @@ class RoomTone:
 
 
 @dataclass
+class _EchoTail:
+    """Whether the echo of what the speaker last played has died away: once the speaker is silent, the
+    microphone has been still for `ECHO_GONE_S` (see there). It stays so until the speaker plays again,
+    whatever the microphone hears next."""
+
+    still_s: float = 0.0
+    gone: bool = False
+
+    def hear(self, speaker_sounds: bool, mic_rms: float, still_rms: float, seconds: float) -> None:
+        if speaker_sounds:
+            self.still_s, self.gone = 0.0, False
+        elif not self.gone:
+            self.still_s = self.still_s + seconds if mic_rms <= still_rms else 0.0
+            self.gone = self.still_s >= ECHO_GONE_S
+
+
+@dataclass
 class _Burst:
     """Speaker audio heard until trust is earned, gaps between replies included (a reply shorter than
     `trust_after_s` must not start the count again: each reply then began muted, and a person speaking
@@ -311,6 +341,7 @@ class _Burst:
     AEC3 converged kept it under 15 dB for good on the PulseAudio echo path (11-15 dB a reply, 0 of 10
     barge-ins heard), though it removed more than that once converged."""
     heard_s: float = 0.0
+    frames: int = 0
     power_reference: float = 0.0
     power_in: float = 0.0
     trusted: bool = False
@@ -320,12 +351,18 @@ class _Burst:
     def add(self, reference: np.ndarray, mic: np.ndarray, out: np.ndarray) -> None:
         seconds = mic.size / SAMPLE_RATE
         self.heard_s += seconds
+        self.frames += 1
         self.power_reference += float(np.mean(reference.astype(np.float64) ** 2))
         power_in = float(np.mean(mic.astype(np.float64) ** 2))
         self.power_in += power_in
         self.recent.append((seconds, power_in, float(np.mean(out.astype(np.float64) ** 2))))
         while sum(r[0] for r in self.recent) - self.recent[0][0] >= self.window_s:
             self.recent.popleft()
+
+    @property
+    def echo_rms(self) -> float:
+        """How loud the microphone is, on average, while the speaker plays (0 before it has played)."""
+        return float(np.sqrt(self.power_in / self.frames)) if self.frames else 0.0
 
     @property
     def echo_loss_db(self) -> float:
