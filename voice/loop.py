@@ -39,7 +39,7 @@ from voice.decode import to_float32
 from voice.dispatch import EventCallback, EventDispatcher
 from voice.endpointer import Endpointer, EndpointerConfig, EndpointEvent, EventKind
 from voice.player import Player
-from voice.ports import FrameProcessor, ProcessorChain, SpeechToText, TextToSpeech
+from voice.ports import EchoJudge, FrameProcessor, ProcessorChain, SpeechToText, TextToSpeech
 from voice.reply import Conversation, Decode, ReplyHandle, ReplyWorker, Turn
 from voice.sources import AudioSource
 from voice.speech import FIRST_CLAUSE_CHARS
@@ -132,6 +132,17 @@ class _Utterance:
     """Stream time at which it paused the reply it spoke over."""
     speech_after_pause_s: float = 0.0
     """Speech heard once the paused reply's echo has died away (`LoopConfig.echo_after_pause_s`)."""
+    speech_over_reply_s: float = 0.0
+    echo_speech_s: float = 0.0
+    """Of its speech while Hark spoke, how much the echo canceller found no louder than the reply's echo
+    (`EchoJudge`): when that is most of it, it is not answered however sure Whisper is of its words (the
+    canceller's leftovers came out as "Thank you." at 0.66-0.71 on the peer benchmark's echo path), unless
+    it is a "stop" or proves to be a person's (it pauses the reply after all)."""
+
+    @property
+    def mostly_echo(self) -> bool:
+        return self.echo_speech_s * 2 > self.speech_over_reply_s
+
     overheard: bool = False
     """Hark spoke during it (barge-in mode): it may be Hark's own echo, so its words decide whether it is
     answered at all. Not only from its start: the greeting may begin during a noise heard as the stream
@@ -362,6 +373,9 @@ class VoiceLoop:
                 after = self.endpointer.now_s - utt.paused_at_s >= self.config.echo_after_pause_s
                 utt.speech_after_pause_s += FRAME_S if after else 0.0
             utt.overheard = utt.overheard or self._hark_audible()
+            if speech and utt.overheard:
+                utt.speech_over_reply_s += FRAME_S
+                utt.echo_speech_s += FRAME_S if self._hears_only_echo() else 0.0
             self._maybe_barge_in(utt)
             self._maybe_decode_ahead(utt)
             reason = self._turn_over(utt)
@@ -484,10 +498,15 @@ class VoiceLoop:
             utt.start_stream_s + self.config.endpointer.pre_roll_s
         )
         if speech_s >= self.config.barge_in_min_s:
+            if self._hears_only_echo():
+                return  # what the canceller left of Hark's own voice: the reply plays on
             self._report_barge_in(speech_s)
             utt.barged = handle
             utt.paused_at_s = self.endpointer.now_s
             self.player.pause()
+
+    def _hears_only_echo(self) -> bool:
+        return isinstance(self.processors, EchoJudge) and self.processors.hears_only_echo()
 
     def _report_barge_in(self, speech_s: float) -> None:
         """A person's speech over the current reply is stopping or pausing it."""
@@ -542,13 +561,14 @@ class VoiceLoop:
         again, to a quiet room). Speech that ended with the pause was Hark's own echo: on the PulseAudio
         echo path the canceller let through whole words of Hark's replies ("I'm sorry." at 0.88), which
         were answered, and each answer was cut by its own echo in turn. Speech too short to pause the
-        reply counts when Whisper is sure of its words."""
+        reply (or kept from pausing it by the echo check) counts when Whisper is sure of its words and the
+        echo canceller did not find most of it to be no louder than the reply's echo."""
         kind = barge_in_kind(transcript.text)
         sure = transcript.confidence >= self.config.overheard_min_confidence
         if kind is BargeIn.STOP:
             return kind
         if utt.barged is None:
-            return kind if sure else BargeIn.NOISE
+            return kind if sure and not utt.mostly_echo else BargeIn.NOISE
         if utt.speech_after_pause_s >= self.config.person_after_pause_s:
             return kind if sure or kind is not BargeIn.WORDS else BargeIn.STOP
         return BargeIn.NOISE

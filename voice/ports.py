@@ -7,7 +7,7 @@ ones); nothing has to inherit from them.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -46,6 +46,15 @@ class FrameProcessor(Protocol):
         ...
 
 
+@runtime_checkable
+class EchoJudge(Protocol):
+    """A frame processor that can tell when the microphone hears nothing but the speaker's echo."""
+
+    def hears_only_echo(self) -> bool:
+        """Whether all the microphone heard lately (about the speech that pauses a reply) is the echo."""
+        ...
+
+
 class ProcessorChain:
     """Frame processors applied in order; itself a `FrameProcessor`. Every one hears the playback."""
 
@@ -60,3 +69,6 @@ class ProcessorChain:
     def playback(self, audio: np.ndarray, sample_rate: int, at_s: float) -> None:
         for processor in self.processors:
             processor.playback(audio, sample_rate, at_s)
+
+    def hears_only_echo(self) -> bool:
+        return any(isinstance(p, EchoJudge) and p.hears_only_echo() for p in self.processors)

@@ -19,6 +19,7 @@ from voice import SAMPLE_RATE
 from voice.processors.delay import DelayTracker
 from voice.processors.farend import FarEndBuffer
 from voice.processors.timeline import SteadyTimeline
+from voice.vad import FRAME_S
 
 BLOCK_SAMPLES = SAMPLE_RATE // 100
 """AEC3 works on 10 ms blocks."""
@@ -52,6 +53,23 @@ user's answer to the greeting ("What is the capital of France?" heard as "The ca
 quick question after a short reply were lost. An echo running late by underruns would have to fall into a
 pause of the reply at least this long to pass for stillness; Piper's pauses at commas and between sentences
 are 0.2-0.3 s."""
+DOUBLE_TALK = 10 ** (3 / 10)
+"""While the speaker plays, the microphone hears someone besides Hark only when, over the last
+`DOUBLE_TALK_S`, it is this much (3 dB) louder than the echo alone would be: what was played at the tracked
+delay times the echo path's gain. Measured on the peer benchmark's echo path (60 ms, 10 dB), where AEC3 left
+2-19 dB of the echo in and webrtcvad took the rest for speech (81 barge-in pauses in 12 replies, all but
+about 6 on Hark's own echo): Hark speaking alone gave -1.3 dB median, +0.8 dB at the 99th percentile; people
+speaking over it, +5.6 to +73 dB."""
+DOUBLE_TALK_S = 0.42
+"""The window of the double-talk check: about the speech that pauses a reply (`barge_in_min_s`)."""
+ECHO_GAIN_DECAY = 0.995
+"""Per-frame forgetting of the echo path's gain: about 6 s of Hark speaking alone."""
+ECHO_GAIN_FRAMES = 30
+"""Frames with the speaker playing that the gain is learnt from before it is used (0.9 s)."""
+ECHO_GAIN_RELEARN_S = 2.0
+"""The microphone louder than the echo this long while the speaker plays is no person (a person's speech
+pauses the reply within `barge_in_min_s`) but a louder echo path (the volume turned up): the gain is then
+learnt from those frames too."""
 STILL_OF_ECHO = 10 ** (-20 / 20)
 """The microphone is still when it hears 20 dB less than the echo does on average while the speaker plays
 (a room whose own noise is louder than that never seems still: the window then ends as before)."""
@@ -154,6 +172,7 @@ class EchoCanceller:
         self._burst = _Burst(self.config.trust_after_s)
         self._room = RoomTone()
         self._tail = _EchoTail()
+        self._echo_level = EchoLevel()
         self._echo_heard = True
         """Whether trust was earned by cancelling an echo, not by hearing none (a headset). With no echo to
         cancel the microphone passes as it is: AEC3's suppressor still acts while the speaker plays, and
@@ -176,6 +195,11 @@ class EchoCanceller:
         if self._power_out <= 0.0 or self._power_in <= 0.0:
             return None
         return 10.0 * float(np.log10(self._power_in / self._power_out))
+
+    def hears_only_echo(self) -> bool:
+        """Whether all the microphone heard lately is the speaker's echo (see `DOUBLE_TALK`): speech in
+        what the canceller left is then what it could not remove, not a person talking over Hark."""
+        return self._echo_level.only_echo()
 
     @property
     def cpu_fraction(self) -> float:
@@ -219,13 +243,14 @@ class EchoCanceller:
         self.cancelled = out
         active = self._update_erle(reference, mic, out)
         self._tail.hear(active, _rms(mic), STILL_OF_ECHO * self._burst.echo_rms, mic.size / SAMPLE_RATE)
+        self._echo_level.hear(_rms(mic) ** 2, _rms(self._far.read(at_s - delay_s, mic.size)) ** 2)
         played = self._recently_played(at_s, mic.size)
         may_sound = bool(np.max(np.abs(played), initial=0) > ERLE_REFERENCE_RMS) and not self._tail.gone
         if not may_sound:
             self._room.hear(out)
-        if not self._trusted(active, at_s, may_sound, reference, mic, out) or (
-            may_sound and self._echo_heard and self._residue(mic, out, played)
-        ):
+        trusted = self._trusted(active, at_s, may_sound, reference, mic, out)
+        muted = not trusted or (may_sound and self._echo_heard and self._residue(mic, out, played))
+        if muted and not self._echo_level.double_talk():  # a person over the echo is heard, trusted or not
             out = self._room.tone(out.size)
         elif not self._echo_heard:
             out = mic
@@ -257,6 +282,7 @@ class EchoCanceller:
                 self._found_without_echo = self._tracker.found
             elif not self._echo_heard and self._tracker.found >= self._found_without_echo + ECHO_FOUND:
                 self._echo_heard = True  # an echo came after all (the headset was taken off, say)
+                self._echo_level = EchoLevel()  # its gain is not the headset's
         return burst.trusted or not may_sound
 
     def _recently_played(self, at_s: float, n: int) -> np.ndarray:
@@ -311,6 +337,66 @@ class RoomTone:
             return np.zeros(n, dtype=np.int16)
         shifted = np.roll(self._tone, int(self._rng.integers(self._tone.size)))[:n]
         return shifted if self._rng.random() < 0.5 else -shifted
+
+
+class EchoLevel:
+    """How loud the speaker's echo is at the microphone, to tell Hark's own voice from double talk.
+
+    The echo path's power gain (microphone over what was played, at the tracked delay) is learnt from
+    frames where the speaker plays and the microphone is not clearly louder than the echo (someone talking
+    over Hark does not teach it); the recent window is then compared with it. The check is on power alone,
+    so it holds however little AEC3 removed; a person much quieter than the echo is not told apart by it
+    (they are not by AEC3's leftovers either)."""
+
+    def __init__(self) -> None:
+        self._window: deque[tuple[float, float]] = deque(maxlen=round(DOUBLE_TALK_S / FRAME_S))
+        self._mic = 0.0
+        self._played = 0.0
+        self._frames = 0
+        self._unexplained = 0
+        """Frames in a row, with the speaker playing, that were clearly louder than its echo."""
+
+    @property
+    def gain(self) -> float | None:
+        """Microphone power per unit of played power (None until learnt)."""
+        return self._mic / self._played if self._frames >= ECHO_GAIN_FRAMES and self._played > 0 else None
+
+    def hear(self, mic_power: float, played_power: float) -> None:
+        """One frame: the microphone's mean power and that of what was played an echo delay before."""
+        self._window.append((mic_power, played_power))
+        if played_power < ERLE_REFERENCE_RMS**2:
+            return
+        gain = self.gain
+        if gain is not None and mic_power > 2 * DOUBLE_TALK * gain * played_power:
+            self._unexplained += 1
+            if self._unexplained * FRAME_S < ECHO_GAIN_RELEARN_S:
+                return
+        else:
+            self._unexplained = 0
+        self._mic = ECHO_GAIN_DECAY * self._mic + mic_power
+        self._played = ECHO_GAIN_DECAY * self._played + played_power
+        self._frames += 1
+
+    def only_echo(self) -> bool:
+        """The last `DOUBLE_TALK_S`: the speaker played in a third of it or more, and the microphone heard
+        no more than its echo."""
+        excess = self._excess()
+        return excess is not None and excess <= DOUBLE_TALK
+
+    def double_talk(self) -> bool:
+        """The last `DOUBLE_TALK_S`: the speaker played in a third of it or more, and the microphone heard
+        clearly more than its echo: someone is talking over it."""
+        excess = self._excess()
+        return excess is not None and excess > DOUBLE_TALK
+
+    def _excess(self) -> float | None:
+        """The microphone's power over the echo's over the window (None when the gain is not learnt yet, or
+        the speaker was mostly silent: a late echo then looks like a person, and the tail rules decide)."""
+        gain = self.gain
+        played = [p for _, p in self._window]
+        if gain is None or sum(p >= ERLE_REFERENCE_RMS**2 for p in played) * 3 < max(1, len(played)):
+            return None
+        return sum(m for m, _ in self._window) / max(gain * sum(played), 1e-9)
 
 
 @dataclass
