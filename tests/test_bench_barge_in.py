@@ -97,6 +97,8 @@ def test_the_summary_counts_only_replies_still_playing_and_times_only_what_could
     result = summarise(trials, barge_in_min_s=0.4, replies=6)
     assert result["trials"] == 4 and result["detected"] == 3 and result["detection_rate"] == 0.75
     assert result["timed"] == 2 and result["median_time_to_silence_s"] == 0.2
+    assert result["already_silent"] == 1 and result["in_time_rate"] == round(2 / 3, 3)
+    assert result["in_time_after_detectable_rate"] == 1.0  # 0.05 and 0.15 (trial 5 has no detectable)
     assert result["max_time_to_silence_s"] == 0.3 and result["median_silence_after_detectable_s"] == 0.1
     assert result["self_interruptions"] == 1 and result["replies_over_before_interruption"] == 1
     assert [t["turn_id"] for t in result["per_trial"]] == [1, 2, 3, 4, 5]

@@ -49,9 +49,11 @@ once Hark is quiet again, half of it more before the next question."""
 QUIET_WAIT_S = 90.0
 QUIET_S = 1.0
 """Speaker silence that counts as stopped: longer than the pauses between Piper's sentences and chunks."""
-OWN_END_S = 0.15
+TARGET_S = 0.15
+"""The target: silent within this long of the person having said `barge_in_min_s` over the reply."""
+OWN_END_S = TARGET_S
 """A reply that went silent on its own this soon after the person had said `barge_in_min_s` over it was over
-before it could be stopped: the trial does not count (the issue's target is silence within 0.15 s)."""
+before it could be stopped: the trial does not count."""
 LEVEL = 600
 """int16 peak over 20 ms above which the speaker counts as sounding."""
 WINDOW_S = 0.02
@@ -133,6 +135,13 @@ def summarise(trials: list[Trial], barge_in_min_s: float, replies: int) -> dict:
     had said enough, so there was nothing to time."""
     detected = [t.silence_s for t in timed if t.silence_s is not None]
     after_detectable = [t.after_detectable_s for t in timed if t.after_detectable_s is not None]
+    stopped = [t for t in real if t.detected and t.silence_s is not None]
+    """Trials already silent count as in time: the reply, paused or between two chunks, never sounded
+    again."""
+
+    def in_time(values: list[float | None]) -> float | None:
+        known = [v for v in values if v is not None]
+        return round(sum(v <= TARGET_S for v in known) / len(known), 3) if known else None
 
     def stat(values: list[float], q: float) -> float | None:
         if not values:
@@ -152,6 +161,9 @@ def summarise(trials: list[Trial], barge_in_min_s: float, replies: int) -> dict:
         ),
         "p90_silence_after_detectable_s": stat(after_detectable, 0.9),
         "timed": len(detected),
+        "already_silent": len(stopped) - len(detected),
+        "in_time_rate": in_time([t.silence_s for t in stopped]),
+        "in_time_after_detectable_rate": in_time([t.after_detectable_s for t in stopped]),
         "barge_in_min_s": barge_in_min_s,
         "replies": replies,
         "self_interruptions": sum(t.echo_barge_ins for t in trials),

@@ -141,7 +141,9 @@ def run_barge_in(args: argparse.Namespace, reporter: Reporter) -> int:
         print(
             f"stopped {result['detected']} of {result['trials']} replies; silent "
             f"{result['median_time_to_silence_s']} s (median), {result['p90_time_to_silence_s']} s (p90) "
-            f"after {result['barge_in_min_s']} s of speech; "
+            f"after {result['barge_in_min_s']} s of speech; silent within 0.15 s in "
+            f"{result['in_time_rate']} of them ({result['in_time_after_detectable_rate']} from where the "
+            "rule could fire); "
             f"{result['self_interruptions']} self-interruptions over {result['replies']} replies"
         )
     print(json.dumps(result))
