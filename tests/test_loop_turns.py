@@ -246,7 +246,12 @@ class EchoOnly:
 
 
 def barge_in(heard: str | Transcript, script: str = BARGE, processors=None) -> Session:
-    transcriber = lambda c: PhraseTranscriber(c, {speech_frames_of(script)[-1]: heard})  # noqa: E731
+    return over_reply(script, {speech_frames_of(script)[-1]: heard}, processors)
+
+
+def over_reply(script: str, phrases: dict[int, str | Transcript], processors=None) -> Session:
+    """A barge-in session in which Whisper hears `phrases` (see `PhraseTranscriber`)."""
+    transcriber = lambda c: PhraseTranscriber(c, phrases)  # noqa: E731
     return Session(
         script, transcriber=transcriber, realtime=True, mode=TurnTaking.BARGE_IN, processors=processors
     ).run()
@@ -275,10 +280,24 @@ def test_a_barge_in_with_no_words_resumes_the_reply():
     (reply,) = s.of("reply")
     assert not reply.interrupted and reply.text == s.conversation.reply
     assert len(s.conversation.turns) == 1
-    # Its first pause ended it: the reply did not wait for the end of a turn (up to 1.5 s) to play on.
+    # Its first pause long enough ended it: the reply did not wait for the end of a turn (up to 1.5 s).
     assert [e.reason for e in s.of("speech_ended")][-1] == "no words"
     gaps = [b - a for a, b in itertools.pairwise(s.sink.blocks)]
-    assert max(gaps) < 0.6 + 0.3, gaps  # the 0.6 s of speech over it, and a short pause after
+    # paused once 0.3 s of its 0.6 s was heard, it held for the rest and `no_words_wait_s` (0.4 s) more
+    assert 0.3 + 0.4 <= max(gaps) < 0.3 + 0.4 + 0.15, gaps
+
+
+WAIT_PAUSE_STOP = "." * 5 + "S" * 30 + "." * 23 + "S" * 14 + "." * 7 + "S" * 18 + "." * 80
+"""A "Wait," over the reply (0.42 s) that Whisper hears as nothing, a breath (0.21 s), then "stop please"."""
+
+
+def test_a_barge_in_heard_as_no_words_does_not_play_on_through_a_breath():
+    wait_at_s = 58 * FRAME_S
+    s = over_reply(WAIT_PAUSE_STOP, {14: "", 32: "Wait, stop please.", 18: "Stop, please."})
+    (reply,) = s.of("reply")
+    assert reply.interrupted and len(s.of("barge_in")) == 1
+    assert max(s.sink.blocks) < wait_at_s + 0.42  # silent from the pause on: it never played on
+    assert finals(s) == [FIRST]  # "stop" is not answered
 
 
 def test_speech_no_louder_than_the_replys_echo_neither_pauses_it_nor_is_answered():

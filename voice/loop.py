@@ -96,6 +96,11 @@ class LoopConfig:
     """Speech after `echo_after_pause_s` that proves a person spoke over the reply, whatever Whisper makes
     of the words: through the canceller, "Wait, stop please" came out as "point up, please." at 0.40 and
     "Stop, stop talking" as "thus, thus talking." at 0.26, while Hark's own echo stopped with the reply."""
+    no_words_wait_s: float = 0.4
+    """How long a barge-in whose words so far are none waits in silence before the paused reply plays on. A
+    person's "Wait," through the echo canceller came out as nothing on the barge-in benchmark, and the
+    "stop please" that followed 0.15 s later paused the reply again only after it had played on for 0.36 s;
+    a cough or a door still lets the reply play on within half a second."""
     first_clause_chars: int = FIRST_CLAUSE_CHARS
     partial_interval_s: float | None = 0.5
     """Re-transcribe the utterance this often while it is spoken (None: no partial transcripts)."""
@@ -404,11 +409,12 @@ class VoiceLoop:
 
     def _turn_over(self, utt: _Utterance) -> str | None:
         """Why this pause ends the turn, or None while it does not: a barge-in with no words at all yet ends
-        at once (the paused reply should not wait for it; one with an unsure word, the "Wait" of "Wait,
-        stop", goes on); otherwise the end-of-turn model decides, if any."""
+        after `LoopConfig.no_words_wait_s` (the paused reply should not wait for the end of a turn; one with
+        an unsure word, the "Wait" of "Wait, stop", goes on); otherwise the end-of-turn model decides, if
+        any."""
         heard = self._pause_transcript(utt) if utt.barged is not None else None
         if heard is not None and barge_in_kind(heard.text) is BargeIn.NOISE:
-            return "no words"
+            return "no words" if self.endpointer.silence_s >= self.config.no_words_wait_s else None
         decider = self._decider
         silence = self.endpointer.silence_s
         if decider is None or silence == 0.0 or not decider.due(silence):
