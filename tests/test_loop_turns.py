@@ -387,6 +387,19 @@ def test_an_unsure_wait_stops_the_reply(script):
     assert reply.interrupted and finals(s) == [FIRST] and not s.of("echo_suspected")
 
 
+STOP_BREATH_STOP = "." * 5 + "S" * 30 + "." * 23 + "S" * 8 + "." * 10 + "S" * 14 + "." * 80
+"""A "Stop," over the reply too short to pause it (0.24 s), a breath (0.3 s), then "stop talking"."""
+
+
+def test_a_stop_stops_the_reply_as_soon_as_it_is_heard():
+    stop_at_s = 58 * FRAME_S
+    s = over_reply(STOP_BREATH_STOP, {8: "Stop.", 22: "Stop, stop talking."})
+    (reply,) = s.of("reply")
+    assert reply.interrupted and len(s.of("barge_in")) == 1
+    assert max(s.sink.blocks) < stop_at_s + 0.24 + 0.1  # stopped in the breath, not at "stop talking"
+    assert finals(s) == [FIRST]
+
+
 def test_a_stop_too_short_to_pause_the_reply_still_stops_it():
     s = barge_in("Stop.", SHORT_OVER_REPLY)
     (barge,) = s.of("barge_in")  # reported like a longer one (the PulseAudio echo test waits for it)

@@ -382,6 +382,7 @@ class VoiceLoop:
                 utt.speech_over_reply_s += FRAME_S
                 utt.echo_speech_s += FRAME_S if self._hears_only_echo() else 0.0
             self._maybe_barge_in(utt)
+            self._maybe_stop_at_once(utt)
             self._maybe_decode_ahead(utt)
             reason = self._turn_over(utt)
             if reason is not None:
@@ -510,6 +511,24 @@ class VoiceLoop:
             utt.barged = handle
             utt.paused_at_s = self.endpointer.now_s
             self.player.pause()
+
+    def _maybe_stop_at_once(self, utt: _Utterance) -> None:
+        """Speech over a reply whose latest transcript opens with "stop" stops it at once, though it is not
+        `barge_in_min_s` long yet: through the echo canceller, the "Stop," of "Stop, stop talking." was
+        0.3 s of speech, and the reply played on through the breath after it (silent 0.48 s after the
+        barge-in length on the barge-in benchmark). Not when the canceller found it mostly no louder than
+        the reply's echo: Hark's own "Stop by ..." must not stop it."""
+        handle = self._replies.active
+        if utt.barged is not None or not utt.overheard or utt.mostly_echo or handle is None:
+            return
+        heard = utt.latest
+        if handle.stop.is_set() or heard is None or not heard.done.is_set() or heard.result is None:
+            return
+        if starts_with_stop(heard.result.text):
+            self._report_barge_in(self.endpointer.last_speech_end_s - utt.speech_start_s)
+            utt.barged = handle
+            utt.paused_at_s = self.endpointer.now_s
+            self._stop_barged(utt)
 
     def _hears_only_echo(self) -> bool:
         return isinstance(self.processors, EchoJudge) and self.processors.hears_only_echo()
