@@ -311,6 +311,28 @@ def test_speech_no_louder_than_the_replys_echo_neither_pauses_it_nor_is_answered
     assert max(gaps) < 0.3, gaps  # it never paused
 
 
+class EchoUntil(EchoOnly):
+    """Finds the microphone hears only the speaker's echo until `until_s`; after it, nothing it can judge
+    (the speaker went quiet between two sentences)."""
+
+    def __init__(self, until_s: float) -> None:
+        super().__init__()
+        self.until_s = until_s
+
+    def hears_only_echo(self) -> bool:
+        return super().hears_only_echo() and self.now_s < self.until_s
+
+
+def test_echo_held_back_is_not_a_barge_in_once_it_has_ended():
+    speech_end_s = (5 + 30 + 23 + 20) * FRAME_S
+    s = barge_in("", processors=EchoUntil(speech_end_s + 0.1))  # the turn is not over yet then
+    assert not s.of("barge_in")
+    (reply,) = s.of("reply")
+    assert not reply.interrupted
+    gaps = [b - a for a, b in itertools.pairwise(s.sink.blocks)]
+    assert max(gaps) < 0.3, gaps  # it never paused
+
+
 def test_sure_words_that_end_as_the_reply_pauses_are_taken_for_its_echo():
     # Hark's own "I'm sorry." leaking through the canceller at a reply's start: it stops with the reply
     s = barge_in(Transcript("I'm sorry.", 0.88, 0.1))
