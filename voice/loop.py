@@ -55,6 +55,8 @@ UTTERANCE_TAIL_S = 0.2
 """Silence kept after the last speech frame: Whisper is more reliable with a little trailing room."""
 STOP_GRACE_S = 0.5
 """After `stop()`, how long `run()` waits for the reply thread (a hung model call is not waited for)."""
+SPEECH_DROPOUT_S = 0.06
+"""Silence inside speech that still counts as hearing it: webrtcvad drops a frame or two inside words."""
 STT_EXIT_S = 3.0
 """How long `run()` waits for a transcription under way to end: a process that exits while CTranslate2
 decodes on another thread can abort in its finalisation ("terminate called without an active exception",
@@ -386,7 +388,7 @@ class VoiceLoop:
             if speech and utt.overheard:
                 utt.speech_over_reply_s += FRAME_S
                 utt.echo_speech_s += FRAME_S if self._hears_only_echo() else 0.0
-            if speech:
+            if self.endpointer.silence_s <= SPEECH_DROPOUT_S:
                 self._maybe_barge_in(utt)
             self._maybe_stop_at_once(utt)
             self._maybe_decode_ahead(utt)
@@ -498,8 +500,8 @@ class VoiceLoop:
     # ---- barge-in -------------------------------------------------------------------------------------
 
     def _maybe_barge_in(self, utt: _Utterance) -> None:
-        """Speech over a reply (barge-in mode) pauses it; its words decide what happens next. Called on
-        speech frames only: the echo check judges the speech while it is heard. In the silence after
+        """Speech over a reply (barge-in mode) pauses it; its words decide what happens next. Called while
+        the speech is heard (`SPEECH_DROPOUT_S`): the echo check judges it then. In the silence after
         Hark's own echo, the check's window soon held more silence than speaker, and it let through, as a
         barge-in, the echo it had held back (2 pauses over 12 replies on the peer benchmark's echo path)."""
         handle = self._replies.active
