@@ -144,8 +144,6 @@ class _Utterance:
     """Stream time at which it paused the reply it spoke over."""
     speech_after_pause_s: float = 0.0
     """Speech heard once the paused reply's echo has died away (`LoopConfig.echo_after_pause_s`)."""
-    partial_words: bool = False
-    """A partial transcript of it had words (set on the STT thread)."""
     speech_over_reply_s: float = 0.0
     echo_speech_s: float = 0.0
     """Of its speech while Hark spoke, how much the echo canceller found no louder than the reply's echo
@@ -596,9 +594,10 @@ class VoiceLoop:
         comes out as other words, and a person's short "Wait." through the canceller scored 0.51. Other
         speech that paused the reply is a person's only if it went on once the reply's echo had died away:
         then the reply stops, though words Whisper is unsure of are not answered (the user says them
-        again, to a quiet room), and so does one whose words only a partial transcript had ("Stop, stop
-        talking." through the canceller: "that was a fair talk." while it was said, nothing at its end, and
-        the reply played on to its end). Speech that ended with the pause was Hark's own echo: on the
+        again, to a quiet room), and so does one in which Whisper found no words at all ("Stop, stop
+        talking." through the canceller: "that was a fair talk." while it was said, or nothing, and
+        nothing at its end; the reply played on to its end; a cough or a door is over before the echo has
+        died away). Speech that ended with the pause was Hark's own echo: on the
         PulseAudio echo path the canceller let through whole words of Hark's replies ("I'm sorry." at
         0.88), which were answered, and each answer was cut by its own echo in turn. Speech too short to
         pause the reply (or kept from pausing it by the echo check) counts when Whisper is sure of its
@@ -610,7 +609,7 @@ class VoiceLoop:
         if utt.barged is None:
             return kind if sure and not utt.mostly_echo else BargeIn.NOISE
         if utt.speech_after_pause_s >= self.config.person_after_pause_s:
-            if kind is BargeIn.NOISE and utt.partial_words:
+            if kind is BargeIn.NOISE:
                 return BargeIn.STOP
             return kind if sure or kind is not BargeIn.WORDS else BargeIn.STOP
         return BargeIn.NOISE
@@ -678,7 +677,6 @@ class VoiceLoop:
                 return
             if utt.barged is not None and starts_with_stop(transcript.text):
                 self._stop_barged(utt)  # "stop" needs no end of turn
-            utt.partial_words = utt.partial_words or barge_in_kind(transcript.text) is not BargeIn.NOISE
             committed, tentative = utt.agreement.update(transcript.text)
             if (committed or tentative) and self.config.partial_interval_s is not None:
                 text = f"{committed} {tentative}".strip()  # reported only when partials are asked for
