@@ -244,6 +244,9 @@ class EchoOnly:
     def hears_only_echo(self) -> bool:
         return self.now_s < self.playing_until_s
 
+    def heard_over_echo_s(self) -> float:
+        return 0.0
+
 
 def barge_in(heard: str | Transcript, script: str = BARGE, processors=None) -> Session:
     return over_reply(script, {speech_frames_of(script)[-1]: heard}, processors)
@@ -421,6 +424,39 @@ def test_a_stop_stops_the_reply_as_soon_as_it_is_heard():
     assert reply.interrupted and len(s.of("barge_in")) == 1
     assert max(s.sink.blocks) < stop_at_s + 0.24 + 0.1  # stopped in the breath, not at "stop talking"
     assert finals(s) == [FIRST]
+
+
+class HiddenOnset(EchoOnly):
+    """An echo canceller that hears a person over the echo from frame `from_frame` until `until_frame`,
+    never only the echo."""
+
+    def __init__(self, from_frame: int, until_frame: int) -> None:
+        super().__init__()
+        self.frame = -1
+        self.span = range(from_frame, until_frame)
+
+    def process(self, frame: np.ndarray, at_s: float) -> np.ndarray:
+        self.frame += 1
+        return super().process(frame, at_s)
+
+    def hears_only_echo(self) -> bool:
+        return False
+
+    def heard_over_echo_s(self) -> float:
+        return (self.frame - self.span.start + 1) * FRAME_S if self.frame in self.span else 0.0
+
+
+def test_speech_whose_onset_the_echo_hid_from_the_vad_counts_from_its_onset():
+    """The VAD hears 0.24 s of it; the canceller heard it over the echo 0.09 s before: 0.33 s pauses the
+    reply (on the barge-in benchmark the "S" of "Stop" went unheard by the VAD under the echo)."""
+    script = "." * 5 + "S" * 30 + "." * 23 + "S" * 8 + "." * 80
+    s = over_reply(script, {8: ""}, processors=HiddenOnset(55, 66))
+    (barge,) = s.of("barge_in")
+    assert barge.speech_s == pytest.approx(0.3, abs=0.031)
+    over = s.of("speech_started")[-1]
+    assert over.stream_s == pytest.approx(55 * FRAME_S, abs=1e-6)
+    (reply,) = s.of("reply")
+    assert not reply.interrupted  # no words: it played on
 
 
 def test_a_stop_too_short_to_pause_the_reply_still_stops_it():

@@ -40,6 +40,7 @@ from voice.dispatch import EventCallback, EventDispatcher
 from voice.endpointer import Endpointer, EndpointerConfig, EndpointEvent, EventKind
 from voice.player import Player
 from voice.ports import EchoJudge, FrameProcessor, ProcessorChain, SpeechToText, TextToSpeech
+from voice.processors.echo_bands import hidden_onset_s
 from voice.reply import Conversation, Decode, ReplyHandle, ReplyWorker, Turn
 from voice.sources import AudioSource
 from voice.speech import FIRST_CLAUSE_CHARS
@@ -482,10 +483,11 @@ class VoiceLoop:
         assert event.speech_start_s is not None
         pre_roll = self.config.endpointer.pre_roll_s
         back = min(len(ring), round((event.time_s - event.speech_start_s + pre_roll) / FRAME_S))
+        speech_start_s = event.speech_start_s - self._onset_under_echo_s(event)
         utt = _Utterance(
             turn_id=self._next_turn_id(),
             start_stream_s=event.time_s - back * FRAME_S,
-            speech_start_s=event.speech_start_s,
+            speech_start_s=speech_start_s,
             last_launch_s=self.endpointer.now_s,
         )
         for frame, wall in list(ring)[-back:]:
@@ -493,9 +495,18 @@ class VoiceLoop:
             utt.walls.append(wall)
         if self._decider is not None:
             self._decider.reset()
-        at_s = ring[-1][1] - (event.time_s - event.speech_start_s)
-        self._events.emit(events.SpeechStarted(utt.turn_id, round(event.speech_start_s, 3), at_s))
+        at_s = ring[-1][1] - (event.time_s - speech_start_s)
+        self._events.emit(events.SpeechStarted(utt.turn_id, round(speech_start_s, 3), at_s))
         return utt
+
+    def _onset_under_echo_s(self, event: EndpointEvent) -> float:
+        """How much of the speech's onset the echo hid from the VAD (barge-in mode, Hark audible): the echo
+        canceller heard it over the echo in some bands before the VAD did (`hidden_onset_s`). It counts
+        towards `barge_in_min_s`."""
+        assert event.speech_start_s is not None
+        if not self._hark_audible() or not isinstance(self.processors, EchoJudge):
+            return 0.0
+        return hidden_onset_s(self.processors.heard_over_echo_s(), event.time_s - event.speech_start_s)
 
     # ---- barge-in -------------------------------------------------------------------------------------
 
@@ -512,9 +523,7 @@ class VoiceLoop:
             or handle.stop.is_set()
         ):
             return
-        speech_s = self.endpointer.last_speech_end_s - (
-            utt.start_stream_s + self.config.endpointer.pre_roll_s
-        )
+        speech_s = self.endpointer.last_speech_end_s - utt.speech_start_s
         if speech_s >= self.config.barge_in_min_s:
             if self._hears_only_echo():
                 return  # what the canceller left of Hark's own voice: the reply plays on

@@ -54,6 +54,11 @@ class EchoJudge(Protocol):
         """Whether all the microphone heard lately (about the speech that pauses a reply) is the echo."""
         ...
 
+    def heard_over_echo_s(self) -> float:
+        """How long, up to the latest frame, the microphone has heard what the echo cannot explain (0 when
+        it does not now), speech whose onset the echo hid from the VAD among it."""
+        ...
+
 
 class ProcessorChain:
     """Frame processors applied in order; itself a `FrameProcessor`. Every one hears the playback."""
@@ -72,3 +77,6 @@ class ProcessorChain:
 
     def hears_only_echo(self) -> bool:
         return any(isinstance(p, EchoJudge) and p.hears_only_echo() for p in self.processors)
+
+    def heard_over_echo_s(self) -> float:
+        return max((p.heard_over_echo_s() for p in self.processors if isinstance(p, EchoJudge)), default=0.0)

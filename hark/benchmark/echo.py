@@ -18,7 +18,9 @@ import numpy as np
 from voice import SAMPLE_RATE
 from voice.decode import resample
 from voice.endpointer import Endpointer, EndpointerConfig, EventKind
+from voice.ports import EchoJudge
 from voice.processors.echo import EchoCanceller
+from voice.processors.echo_bands import hidden_onset_s
 from voice.tts import Speaker
 from voice.vad import FRAME_S, FRAME_SAMPLES, WebRtcVad
 
@@ -58,12 +60,14 @@ class EchoPath:
 
 
 class BargeInDetector:
-    """The loop's barge-in rule on a stream of frames: an utterance holding `min_s` of speech."""
+    """The loop's barge-in rule on a stream of frames: an utterance holding `min_s` of speech, counted from
+    its onset as `judge` (the canceller that cleaned the frames, if any) heard it over the echo."""
 
-    def __init__(self, min_s: float) -> None:
+    def __init__(self, min_s: float, judge: EchoJudge | None = None) -> None:
         self.vad = WebRtcVad(2)
         self.endpointer = Endpointer(EndpointerConfig())
         self.min_s = min_s
+        self.judge = judge
         self._speech_start_s = 0.0
         self._fired = False
 
@@ -72,7 +76,9 @@ class BargeInDetector:
         ep = self.endpointer
         event = ep.process(self.vad.is_speech(frame), FRAME_S)
         if event is not None and event.kind is EventKind.START and event.speech_start_s is not None:
-            self._speech_start_s, self._fired = event.speech_start_s, False
+            heard_s = event.time_s - event.speech_start_s
+            hidden_s = 0.0 if self.judge is None else hidden_onset_s(self.judge.heard_over_echo_s(), heard_s)
+            self._speech_start_s, self._fired = event.speech_start_s - hidden_s, False
         if ep.in_utterance and not self._fired and ep.last_speech_end_s - self._speech_start_s >= self.min_s:
             self._fired = True
             return ep.now_s
@@ -126,7 +132,7 @@ def run_path(
     mic = echo + timeline.near * 10 ** (near_db / 20) + rng.normal(0.0, NOISE_RMS, echo.size)
     mic16 = np.clip(np.round(mic), -32768, 32767).astype(np.int16)
     aec = EchoCanceller()
-    cleaned_bi, raw_bi = BargeInDetector(barge_in_min_s), BargeInDetector(barge_in_min_s)
+    cleaned_bi, raw_bi = BargeInDetector(barge_in_min_s, aec), BargeInDetector(barge_in_min_s)
     pending = list(zip(timeline.starts_s, timeline.chunks, strict=True))
     first_far_s = timeline.starts_s[0]
     echo_power, out_power = 0.0, 0.0

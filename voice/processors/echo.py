@@ -17,6 +17,7 @@ import numpy as np
 
 from voice import SAMPLE_RATE
 from voice.processors.delay import DelayTracker
+from voice.processors.echo_bands import EchoBands
 from voice.processors.farend import FarEndBuffer
 from voice.processors.timeline import SteadyTimeline
 from voice.vad import FRAME_S
@@ -173,6 +174,7 @@ class EchoCanceller:
         self._room = RoomTone()
         self._tail = _EchoTail()
         self._echo_level = EchoLevel()
+        self._bands = EchoBands(round(FRAME_S * SAMPLE_RATE), SAMPLE_RATE)
         self._echo_heard = True
         """Whether trust was earned by cancelling an echo, not by hearing none (a headset). With no echo to
         cancel the microphone passes as it is: AEC3's suppressor still acts while the speaker plays, and
@@ -249,6 +251,7 @@ class EchoCanceller:
         if not may_sound:
             self._room.hear(out)
         trusted = self._trusted(active, at_s, may_sound, reference, mic, out)
+        self._judge_bands(mic, at_s, delay_s, may_sound)
         muted = not trusted or (may_sound and self._echo_heard and self._residue(mic, out, played))
         if muted and not self._echo_level.double_talk():  # a person over the echo is heard, trusted or not
             out = self._room.tone(out.size)
@@ -283,7 +286,25 @@ class EchoCanceller:
             elif not self._echo_heard and self._tracker.found >= self._found_without_echo + ECHO_FOUND:
                 self._echo_heard = True  # an echo came after all (the headset was taken off, say)
                 self._echo_level = EchoLevel()  # its gain is not the headset's
+                self._bands = EchoBands(mic.size, SAMPLE_RATE)
         return burst.trusted or not may_sound
+
+    def _judge_bands(self, mic: np.ndarray, at_s: float, delay_s: float, may_sound: bool) -> None:
+        """Band by band, whether the frame holds more than the echo (see `EchoBands`) while the speaker may
+        sound: judged once the canceller has earned trust on a real echo (its delay is known then), the
+        gains learnt before."""
+        n = mic.size
+        if not may_sound:
+            self._bands.hear(mic, None)
+            return
+        around = self._far.read(at_s - delay_s - n / SAMPLE_RATE, 3 * n).reshape(3, n)
+        self._bands.hear(mic, around, judge=self._burst.trusted and self._echo_heard)
+
+    def heard_over_echo_s(self) -> float:
+        """How long the microphone has heard, up to its latest frame, what the echo cannot explain in some
+        frequency bands (0 when it does not now): the onset of speech that AEC3 and webrtcvad lost under
+        the echo."""
+        return self._bands.run_s
 
     def _recently_played(self, at_s: float, n: int) -> np.ndarray:
         """What the speaker played that, delayed by up to `UNTRUSTED_DELAY_S` plus its tail, may be in this
